@@ -5,10 +5,13 @@ Each sensor implements ``AffectSensor`` and registers under a name (``heuristic`
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..artifacts import MediaInfo, SensorCurve, Shots
+from ..artifacts import AffectCurve, MediaInfo, SensorCurve, Shots, validate
+from ..errors import NarrascoreError, OptionError
 from ..media.features import AudioStats, SubtitleLine, VideoStats
 from ..registry import Registry
 
@@ -35,3 +38,56 @@ class AffectSensor(Protocol):
 
 
 SENSORS: Registry[AffectSensor] = Registry("sensor")
+
+
+def grid(duration: float, hop: float) -> tuple[float, ...]:
+    """The absolute time grid of a video ``duration`` seconds long: ``i * hop`` for every sample before the end."""
+    if not hop > 0:
+        raise OptionError(f"hop must be positive, got {hop} s")
+    if not duration > 0:
+        raise OptionError(f"duration must be positive, got {duration} s")
+    n = int(math.floor(duration / hop - 1e-9)) + 1
+    return tuple(round(i * hop, 9) for i in range(n))
+
+
+def sense(
+    inputs: SensingInput,
+    sensors: Sequence[str] = ("heuristic",),
+    *,
+    weights: Mapping[str, float] | None = None,
+) -> AffectCurve:
+    """Run the named sensors on ``inputs`` and fuse them by confidence into an ``AffectCurve``.
+
+    ``weights`` optionally scales each sensor's confidence in the fusion (default 1 each).
+    The curve keeps every sensor's own reading in ``sensors`` and their raw features in ``features``.
+    """
+    from .fusion import fuse
+
+    names = list(dict.fromkeys(sensors))
+    if not names:
+        raise OptionError(f"no sensor named; available: {', '.join(SENSORS.names())}")
+    curves: dict[str, SensorCurve] = {}
+    features: dict[str, tuple[float, ...]] = {}
+    n = len(inputs.times)
+    for name in names:
+        curve, feats = SENSORS.create(name).sense(inputs)
+        if not len(curve.valence) == len(curve.arousal) == len(curve.confidence) == n:
+            raise NarrascoreError(f"sensor {name!r} returned {len(curve.valence)} samples for a grid of {n}")
+        curves[name] = curve
+        features.update(feats)
+    fused = fuse(curves, weights)
+    curve = AffectCurve(
+        hop=inputs.hop,
+        times=tuple(inputs.times),
+        valence=fused.valence,
+        arousal=fused.arousal,
+        confidence=fused.confidence,
+        sensors=curves,
+        features=features,
+    )
+    validate(curve)
+    return curve
+
+
+from . import heuristic as _heuristic  # noqa: E402,F401  (registers "heuristic")
+from . import text as _text  # noqa: E402,F401  (registers "text")

@@ -1,0 +1,192 @@
+"""The ``narrascore`` command: a thin layer over the Python API.
+
+Every ``NarrascoreError`` becomes one line on stderr and a non-zero exit code; no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from . import __version__
+from .errors import NarrascoreError
+from .options import STYLES
+
+app = typer.Typer(
+    name="narrascore",
+    help="Score long-form video with music that follows its story.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"narrascore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Score long-form video with music that follows its story."""
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"narrascore: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(action: Callable[[], Any]) -> Any:
+    """Run ``action``; turn user-facing errors into one line and an exit code."""
+    try:
+        return action()
+    except NarrascoreError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; finished stages are kept and a re-run resumes from them", 130)
+    except MemoryError:
+        _fail("out of memory", 1)
+    except Exception as exc:  # a bug: still one line unless the user asks for the traceback
+        if os.environ.get("NARRASCORE_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set NARRASCORE_DEBUG=1 for the traceback)", 70)
+
+
+def _options(**fields: Any):
+    from .options import ScoreOptions
+
+    return ScoreOptions(**{k: v for k, v in fields.items() if v is not None})
+
+
+OUT = typer.Option(None, "-o", "--out", help="Output folder (default: <video name>.narrascore beside the video).")
+STYLE = typer.Option("auto", "--style", help=f"Musical style: {', '.join(STYLES)}.")
+SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files.")
+SYNTH = typer.Option("procedural", "--synth", help="Synthesizer backend.")
+SENSOR = typer.Option("heuristic", "--sensor", help="Affect sensor backend.")
+REASONER = typer.Option("rules", "--reasoner", help="Narrative reasoner backend.")
+LOUDNESS = typer.Option(-16.0, "--loudness", help="Integrated loudness target in LUFS (e.g. -14, -16, -23).")
+TRUE_PEAK = typer.Option(-1.0, "--true-peak", help="True-peak ceiling in dBTP.")
+MIX = typer.Option(None, "--mix-original", metavar="DB", help="Keep the original audio DB below the music, ducking the music under speech.")
+COPY = typer.Option(False, "--copy-video", help="Keep the video stream untouched (any codec) in scored.mkv.")
+STEMS = typer.Option(False, "--stems", help="Also write one WAV per instrument group in stems/.")
+SOUNDFONT = typer.Option(None, "--soundfont", help="SoundFont (.sf2/.sf3) to render with (default: the best one installed).")
+HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in seconds.")
+SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
+FORCE = typer.Option(False, "--force", help="Recompute every stage, even those whose artifacts match (hand edits are kept).")
+PROGRESS = typer.Option(True, "--progress/--quiet", help="Show progress bars.")
+
+
+def _default_out(video: Path) -> Path:
+    return video.with_name(video.stem + ".narrascore")
+
+
+def _summary(result: Any) -> None:
+    typer.echo(f"scored {result.media.path} ({result.media.duration:.1f} s) into {result.out_dir}")
+    for label, path in (("soundtrack", result.soundtrack), ("video", result.video), ("score", result.midi), ("figure", result.figure)):
+        if path is not None:
+            typer.echo(f"  {label:<10} {path}")
+    if result.loudness is not None:
+        ls = result.loudness
+        typer.echo(f"  loudness   {ls.integrated_lufs:.1f} LUFS, true peak {ls.true_peak_dbtp:.1f} dBTP")
+    if result.reused:
+        typer.echo(f"  reused     {', '.join(result.reused)}")
+
+
+@app.command()
+def score(
+    video: Path = typer.Argument(..., help="The video to score (any format FFmpeg reads)."),
+    out: Optional[Path] = OUT, style: str = STYLE, seed: int = SEED, synth: str = SYNTH, sensor: str = SENSOR,
+    reasoner: str = REASONER, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
+    mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
+    soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
+    force: bool = FORCE, progress: bool = PROGRESS,
+) -> None:
+    """Write soundtrack.wav, scored.mp4, score.mid, figure.png and the artifacts for VIDEO."""
+    from .pipeline import run
+    from .progress import default_reporter
+
+    def action() -> None:
+        options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
+                           true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force)
+        result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()))
+        _summary(result)
+
+    _guarded(action)
+
+
+@app.command()
+def analyze(
+    video: Path = typer.Argument(..., help="The video to analyse."),
+    out: Optional[Path] = OUT, sensor: str = SENSOR, reasoner: str = REASONER, hop: float = HOP,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+) -> None:
+    """Stop after the narrative: write media.json, shots.json, affect.json and narrative.json to edit."""
+    from .pipeline import run
+    from .progress import default_reporter
+
+    def action() -> None:
+        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force)
+        result = run(video, out or _default_out(video), options, until="narrative",
+                     reporter=default_reporter(progress and sys.stderr.isatty()))
+        plan = result.plan
+        typer.echo(f"analysed {result.media.path} ({result.media.duration:.1f} s) into {result.out_dir}")
+        typer.echo(f"  {len(result.shots.cuts)} cuts, {len(plan.scenes)} scenes, climax at {plan.climax_time:.1f} s")
+        typer.echo(f"  {plan.s_global}")
+
+    _guarded(action)
+
+
+@app.command()
+def render(
+    out: Path = typer.Argument(..., help="An output folder written by `score` or `analyze`."),
+    style: str = STYLE, seed: int = SEED, synth: str = SYNTH, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
+    mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
+    soundfont: Optional[str] = SOUNDFONT, progress: bool = PROGRESS,
+) -> None:
+    """Re-make the music from the artifacts in OUT, after editing narrative.json or concept.json."""
+    from .pipeline import run
+    from .progress import default_reporter
+
+    def action() -> None:
+        options = _options(style=style, seed=seed, synth=synth, loudness=loudness, true_peak=true_peak,
+                           mix_original=mix_original, copy_video=copy_video, stems=stems, soundfont=soundfont)
+        result = run(None, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()))
+        _summary(result)
+
+    _guarded(action)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("narrascore-demo"), "-o", "--out", help="Folder for the demo video and its score."),
+    seconds: float = typer.Option(120.0, "--seconds", help="Length of the demo video."),
+    style: str = STYLE, seed: int = SEED, progress: bool = PROGRESS,
+) -> None:
+    """Make a two-minute video with a planted story (calm, rising tension, climax, resolution) and score it."""
+    from .fileio import ensure_writable_dir
+    from .media import make_demo_video
+    from .pipeline import run
+    from .progress import default_reporter
+
+    def action() -> None:
+        folder = ensure_writable_dir(out)
+        video = folder / "demo.mp4"
+        if not video.exists():
+            typer.echo(f"making the demo video {video} ({seconds:.0f} s)")
+            make_demo_video(video, seconds=seconds)
+        result = run(video, folder, _options(style=style, seed=seed), reporter=default_reporter(progress and sys.stderr.isatty()))
+        _summary(result)
+
+    _guarded(action)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

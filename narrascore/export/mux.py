@@ -1,0 +1,246 @@
+"""Put the soundtrack into the video: ``scored.mp4`` (plays everywhere) or ``scored.mkv`` (any codec kept).
+
+The video stream is copied packet for packet (timestamps untouched) when it is H.264, HEVC or AV1, which
+every browser and editor reads in MP4. Anything else is re-encoded to H.264 (libx264, yuv420p, CRF 20,
+preset veryfast) with each frame keeping its own timestamp, so variable frame rates survive. VP9 is legal
+in MP4 and browsers play it, but many editors (and older Apple software) do not, so it is re-encoded too;
+``copy_video=True`` keeps any codec untouched in Matroska instead.
+
+The audio is AAC (192 kb/s) at 48 kHz stereo, starting at the first video frame and exactly as long as the
+video. Audio and video packets are interleaved by time as they are produced, so memory stays flat; the file
+is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..artifacts import MediaInfo
+from ..errors import MediaError, NarrascoreError, OutputError
+from ..fileio import atomic_path, ensure_writable_dir
+from ..media.features import AudioStats
+from .audio import CHUNK_SECONDS, mix_under_original, rechunk
+from .loudness import iter_wav, measure_chunks, measure_file
+
+log = logging.getLogger(__name__)
+
+COPYABLE_CODECS = ("h264", "hevc", "av1")  # played by browsers and editors from MP4
+MP4_TAGS = {"h264": "avc1", "hevc": "hvc1", "av1": "av01"}  # hvc1: what Apple players require
+AUDIO_RATE = 48_000
+AUDIO_BITRATE = 192_000
+X264_OPTIONS = {"crf": "20", "preset": "veryfast"}
+
+
+def output_name(copy_video: bool) -> str:
+    return "scored.mkv" if copy_video else "scored.mp4"
+
+
+def will_copy(codec: str, copy_video: bool) -> bool:
+    """Whether the video stream is remuxed as is (True) or re-encoded to H.264 (False)."""
+    return copy_video or codec in COPYABLE_CODECS
+
+
+def mux_video(
+    video: Path,
+    info: MediaInfo,
+    soundtrack: Path,
+    out_dir: Path,
+    *,
+    copy_video: bool = False,
+    mix_original_db: float | None = None,
+    speech: AudioStats | None = None,
+    true_peak_dbtp: float = -1.0,
+) -> Path:
+    """Write ``out_dir/scored.mp4`` (or ``scored.mkv`` with ``copy_video``) and return its path.
+
+    ``soundtrack``: 48 kHz stereo WAV; cut or padded with silence to ``info.duration`` seconds.
+    ``mix_original_db``: keep the video's own audio this many dB (loudness) below the music, ducking the
+    music by 8 dB where ``speech`` (``AudioStats`` of the original; computed when omitted) finds dialogue.
+    Raises ``MediaError`` naming the file that cannot be read, ``OutputError`` when the output cannot be written.
+    """
+    video, soundtrack, out_dir = Path(video), Path(soundtrack), Path(out_dir)
+    out = ensure_writable_dir(out_dir) / output_name(copy_video)
+    n_samples = int(round(info.duration * AUDIO_RATE))
+    music = _soundtrack_chunks(soundtrack, n_samples)
+    if mix_original_db is not None and info.has_audio:
+        music = _with_original(video, info, soundtrack, music, mix_original_db, speech, true_peak_dbtp)
+    try:
+        source = av.open(str(video), "r")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"{video}: cannot open the video ({_reason(exc)})") from None
+    try:
+        with source, atomic_path(out) as tmp:
+            _mux(source, video, tmp, music, n_samples, copy_video)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{video}: muxing into {out} failed ({_reason(exc)})") from None
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return out
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).splitlines()[0] if text else type(exc).__name__
+
+
+def _soundtrack_chunks(path: Path, n_samples: int) -> Iterator[np.ndarray]:
+    rate, channels, chunks = iter_wav(path, chunk_seconds=CHUNK_SECONDS)
+    if rate != AUDIO_RATE or channels != 2:
+        raise MediaError(f"{path}: soundtrack must be 48000 Hz stereo, found {rate} Hz with {channels} channel(s)")
+    return _fit_length(chunks, n_samples)
+
+
+def _fit_length(chunks: Iterable[np.ndarray], n_samples: int) -> Iterator[np.ndarray]:
+    """Cut or pad (with silence) a stream of (n, 2) chunks to exactly ``n_samples``."""
+    done = 0
+    for chunk in chunks:
+        chunk = chunk[: n_samples - done]
+        if chunk.shape[0]:
+            done += chunk.shape[0]
+            yield chunk
+    step = int(CHUNK_SECONDS * AUDIO_RATE)
+    while done < n_samples:
+        pad = min(step, n_samples - done)
+        done += pad
+        yield np.zeros((pad, 2), np.float32)
+
+
+def _with_original(video: Path, info: MediaInfo, soundtrack: Path, music: Iterator[np.ndarray],
+                   db_below: float, speech: AudioStats | None, true_peak_dbtp: float) -> Iterator[np.ndarray]:
+    """Music mixed over the original audio (two cheap measuring passes first: both loudnesses)."""
+    from ..media.audio import audio_stats, iter_audio
+
+    if speech is None:
+        speech = audio_stats(video, info)
+    original_lufs = measure_chunks(iter_audio(video, duration=info.duration), AUDIO_RATE, true_peak=False).integrated_lufs
+    music_lufs = measure_file(soundtrack).integrated_lufs
+    return mix_under_original(
+        music,
+        iter_audio(video, duration=info.duration),
+        original_db_below=db_below,
+        speech=None if speech is None else speech.speech,
+        hop=speech.hop if speech is not None else 0.5,
+        music_lufs=music_lufs,
+        original_lufs=original_lufs,
+        true_peak_dbtp=true_peak_dbtp,
+    )
+
+
+# --------------------------------------------------------------------------- muxing
+def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Iterator[np.ndarray],
+         n_samples: int, copy_video: bool) -> None:
+    vin = next((s for s in source.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+    if vin is None:
+        raise MediaError(f"{video}: has no video stream")
+    codec = vin.codec_context.name if vin.codec_context is not None else ""
+    copy = will_copy(codec, copy_video)
+    origin = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
+    fmt = "matroska" if copy_video else "mp4"
+    options = {} if copy_video else {"movflags": "+faststart"}
+    with av.open(str(tmp), "w", format=fmt, options=options) as sink:
+        if copy:
+            vout = sink.add_stream_from_template(vin)
+            if not copy_video and codec in MP4_TAGS:
+                vout.codec_tag = MP4_TAGS[codec]
+            video_packets = _copied_packets(source, vin, vout)
+        else:
+            vout = _h264_stream(sink, vin)
+            video_packets = _encoded_packets(source, vin, vout, video)
+        aout = sink.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
+        aout.bit_rate = AUDIO_BITRATE
+        audio_packets = _audio_packets(music, aout, origin, n_samples)
+        # Interleave by decode time as both are produced: neither stream is ever held in memory.
+        # (time, tie-breaker, packet): within one stream the order of production is kept.
+        for _t, _order, packet in heapq.merge(_numbered(video_packets, 0), _numbered(audio_packets, 1)):
+            sink.mux(packet)
+
+
+def _numbered(packets: Iterator[av.Packet], stream: int) -> Iterator[tuple[float, tuple[int, int], av.Packet]]:
+    for i, packet in enumerate(packets):
+        yield _packet_time(packet), (stream, i), packet
+
+
+def _packet_time(packet: av.Packet) -> float:
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float(stamp * packet.time_base) if stamp is not None and packet.time_base else 0.0
+
+
+def _copied_packets(source: av.container.InputContainer, vin: av.VideoStream, vout: av.VideoStream) -> Iterator[av.Packet]:
+    for packet in source.demux(vin):
+        if packet.size == 0:  # the demuxer's end-of-stream marker
+            continue
+        packet.stream = vout
+        yield packet
+
+
+def _even(n: int) -> int:
+    return max(2, n - n % 2)
+
+
+def _h264_stream(sink: av.container.OutputContainer, vin: av.VideoStream) -> av.VideoStream:
+    rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+    vout = sink.add_stream("libx264", rate=rate, options=dict(X264_OPTIONS))
+    cc = vin.codec_context
+    vout.width, vout.height = _even(cc.width), _even(cc.height)
+    vout.pix_fmt = "yuv420p"
+    # The input's clock (fine enough for its own timestamps) keeps every frame at its original time (VFR).
+    vout.time_base = vin.time_base
+    vout.codec_context.time_base = vin.time_base
+    if cc.sample_aspect_ratio:
+        vout.codec_context.sample_aspect_ratio = cc.sample_aspect_ratio
+    return vout
+
+
+def _encoded_packets(source: av.container.InputContainer, vin: av.VideoStream, vout: av.VideoStream,
+                     video: Path) -> Iterator[av.Packet]:
+    vin.thread_type = "AUTO"
+    tb = vin.time_base
+    step = max(1, int(round(1 / (float(vin.average_rate or vin.guessed_rate or 25) * float(tb)))))
+    last_pts: int | None = None
+    width, height = vout.codec_context.width, vout.codec_context.height
+    try:
+        for frame in source.decode(vin):
+            pts = frame.pts if frame.pts is not None else (last_pts + step if last_pts is not None else 0)
+            if last_pts is not None and pts <= last_pts:  # broken stamps: keep the order, never go back
+                pts = last_pts + 1
+            last_pts = pts
+            image = frame.reformat(width=width, height=height, format="yuv420p")
+            image.pts, image.time_base = pts, tb
+            for packet in vout.encode(image):
+                yield packet
+    except av.error.FFmpegError as exc:
+        if last_pts is None:
+            raise MediaError(f"{video}: cannot decode the video ({_reason(exc)})") from None
+        log.warning("%s: video decoding stopped early (%s); the rest is dropped", video, _reason(exc))
+    for packet in vout.encode(None):
+        yield packet
+
+
+def _audio_packets(music: Iterable[np.ndarray], aout: av.AudioStream, origin: float,
+                   n_samples: int) -> Iterator[av.Packet]:
+    """AAC packets of exactly ``n_samples`` of music, the first sample at ``origin`` seconds."""
+    frame_size = aout.codec_context.frame_size or 1024
+    start = int(round(origin * AUDIO_RATE))
+    tb = Fraction(1, AUDIO_RATE)
+    position = 0
+    for block in rechunk(music, frame_size * 64):
+        block = block[: n_samples - position]
+        if block.shape[0] == 0:
+            break
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T, dtype=np.float32), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start + position, tb
+        position += block.shape[0]
+        for packet in aout.encode(frame):
+            yield packet
+    for packet in aout.encode(None):
+        yield packet
+    if position != n_samples:
+        raise NarrascoreError(f"internal error: muxed {position} audio samples, expected {n_samples}")

@@ -1,0 +1,222 @@
+"""One streaming decode pass over the video: per-frame statistics (``VideoStats``) and shot cuts.
+
+Frames are never converted to RGB: the Y/U/V planes are read in place and stride-subsampled to
+about 64 x 36, which is all the statistics and the cut detector need. With ``fast=True`` the
+decoder skips non-reference frames (``skip_frame = NONREF``, about 1.45x faster on H.264 with
+B-frames); hard cuts that fall into such a gap are then re-decoded in full to find the exact frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+import av
+import numpy as np
+
+from ..artifacts import Cut, MediaInfo, Shots
+from ..errors import MediaError
+from .cuts import DETECTOR_NAME, CutDetector, CutOptions, refine_cuts, signature
+from .features import VideoStats
+from .probe import _reason, open_media, video_stream
+
+_log = logging.getLogger(__name__)
+TARGET_WIDTH = 64
+PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
+
+
+def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
+    plane = frame.planes[index]
+    data = np.frombuffer(plane, np.uint8)
+    return data.reshape(-1, plane.line_size)[: plane.height, : plane.width]
+
+
+class FrameReducer:
+    """Turns a decoded frame into a small uint8 (3, h, w) stack of Y, U, V planes (about 64 wide)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.step = max(2, (width // TARGET_WIDTH) // 2 * 2)
+        self.small = (max(1, height // self.step), max(1, width // self.step))
+        self.full_range = False
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        fmt = frame.format.name
+        h, w = self.small
+        if fmt in PLANAR_YUV:
+            s = self.step
+            y = _plane(frame, 0)
+            u, v = _plane(frame, 1), _plane(frame, 2)
+            sy, sx = max(1, s * u.shape[0] // y.shape[0]), max(1, s * u.shape[1] // y.shape[1])
+            out = np.empty((3, h, w), np.uint8)
+            out[0] = y[: h * s : s, : w * s : s][:h, :w]
+            out[1] = u[: h * sy : sy, : w * sx : sx][:h, :w]
+            out[2] = v[: h * sy : sy, : w * sx : sx][:h, :w]
+            self.full_range = fmt.startswith("yuvj")
+            return out
+        small = frame.reformat(width=w, height=h, format="yuv444p")  # packed, RGB, 10-bit...
+        self.full_range = False
+        return np.stack([_plane(small, 0), _plane(small, 1), _plane(small, 2)])
+
+    def float_planes(self, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """y in [0, 1], u and v in [-0.5, 0.5]."""
+        f = planes.astype(np.float32)
+        if self.full_range:
+            f *= np.float32(1 / 255)
+            return f[0], f[1] - np.float32(128 / 255), f[2] - np.float32(128 / 255)
+        y = np.clip((f[0] - np.float32(16)) * np.float32(1 / 219), 0, 1)
+        c = (f[1:] - np.float32(128)) * np.float32(1 / 224)
+        return y, c[0], c[1]
+
+
+class _StatsAccumulator:
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, float, float, float, float, float]] = []
+        self._prev: tuple[float, np.ndarray, float] | None = None
+
+    def add(self, t: float, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        n = y.size
+        total = float(y.sum())
+        mean = total / n
+        std = max(0.0, float(np.dot(y.ravel(), y.ravel())) / n - mean * mean) ** 0.5
+        chroma = np.sqrt(u * u + v * v)
+        np.minimum(chroma * np.float32(1.414), 1.0, out=chroma)
+        saturation = float(chroma.sum()) / n
+        warmth = max(-1.0, min(1.0, float(v.sum() - u.sum()) / n))
+        motion = 0.0
+        if self._prev is not None:
+            t0, y0, m0 = self._prev
+            if t > t0:
+                motion = float(np.abs(y - y0 - np.float32(mean - m0)).sum()) / n / (t - t0)
+        self._prev = (t, y, mean)
+        self.rows.append((t, mean, std, saturation, warmth, motion))
+
+    def result(self) -> VideoStats:
+        a = np.asarray(self.rows, dtype=np.float64).reshape(-1, 6)
+        return VideoStats(times=a[:, 0], luma_mean=a[:, 1], luma_std=a[:, 2], saturation=a[:, 3], warmth=a[:, 4], motion=a[:, 5])
+
+
+def scan_video(
+    path: str | os.PathLike[str],
+    info: MediaInfo,
+    *,
+    fast: bool = True,
+    cut_options: CutOptions | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[VideoStats, Shots]:
+    """Decode the video once and return per-frame statistics and the shot cuts.
+
+    ``fast`` skips non-reference frames (statistics then cover the decoded frames only; cuts are
+    still exact to the frame). ``progress`` is called with the seconds decoded so far, about
+    once per second of video. Times are seconds from the first frame.
+    """
+    reduce = FrameReducer(info.width, info.height)
+    stats = _StatsAccumulator()
+    detector = CutDetector(cut_options)
+    packet_pts: list[int] = []
+    decoded_pts: list[int] = []
+    with open_media(path) as container:
+        stream = video_stream(container, path)
+        stream.thread_type = "AUTO"
+        if fast:
+            stream.codec_context.skip_frame = "NONREF"
+        tb = float(stream.time_base)
+        origin_ticks: int | None = stream.start_time
+        next_report = 1.0
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    pts = packet.pts if packet.pts is not None else packet.dts
+                    if pts is not None:
+                        packet_pts.append(pts)
+                for frame in packet.decode():
+                    if frame.pts is None:
+                        continue
+                    if origin_ticks is None:
+                        origin_ticks = frame.pts
+                    t = frame.pts * tb - origin_ticks * tb
+                    planes = reduce(frame)
+                    stats.add(t, *reduce.float_planes(planes))
+                    detector.add(t, signature(planes))
+                    decoded_pts.append(frame.pts)
+                    if progress is not None and t >= next_report:
+                        progress(t)
+                        next_report = t + 1.0
+        except av.error.FFmpegError as exc:
+            if not decoded_pts:
+                raise MediaError(f"{path}: cannot decode the video ({_reason(exc)})") from None
+        if not decoded_pts:
+            raise MediaError(f"{path}: no video frame could be decoded")
+    origin = (origin_ticks or 0) * tb
+    all_pts = np.unique(np.asarray(packet_pts, dtype=np.int64))
+    cuts = detector.finish()
+    cuts = _refine(path, cuts, detector.times, decoded_pts, all_pts, reduce, origin)
+    index = {p: i for i, p in enumerate(all_pts.tolist())}
+    final = []
+    for cut in cuts:
+        ticks = int(round((cut.time + origin) / tb))
+        idx = index.get(ticks, int(np.searchsorted(all_pts, ticks)))
+        final.append(Cut(time=cut.time, confidence=cut.confidence, kind=cut.kind, frame_index=idx))
+    if progress is not None:
+        progress(info.duration)
+    return stats.result(), Shots(cuts=tuple(final), detector=DETECTOR_NAME, duration=info.duration)
+
+
+def _refine(path, cuts: list[Cut], times: list[float], decoded_pts: list[int], all_pts: np.ndarray, reduce: FrameReducer, origin: float) -> list[Cut]:
+    """Re-decode the skipped frames before hard cuts whose previous decoded frame is not adjacent."""
+    position = {t: i for i, t in enumerate(times)}
+    gaps: dict[float, float] = {}
+    for cut in cuts:
+        i = position.get(cut.time)
+        if cut.kind != "hard" or i is None or i == 0:
+            continue
+        a, b = np.searchsorted(all_pts, [decoded_pts[i - 1], decoded_pts[i]])
+        if b - a > 1:
+            gaps[cut.time] = times[i - 1]
+    if not gaps:
+        return cuts
+    refined, count = refine_cuts(path, cuts, gaps, lambda f: signature(reduce(f)), origin)
+    _log.debug("refined %d cuts by decoding %d frames", len(gaps), count)
+    return refined
+
+
+def iter_frames(
+    path: str | os.PathLike[str], times: Iterable[float], *, size: tuple[int, int] = (224, 224), fast: bool = False
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(t, rgb)`` for each requested time (s, increasing): the frame shown at that time.
+
+    One sequential decode (no seeking); ``rgb`` is uint8 of shape (height, width, 3) for
+    ``size = (width, height)``. ``t`` is the chosen frame's own timestamp.
+    """
+    wanted = sorted(float(t) for t in times)
+    if not wanted:
+        return
+    width, height = size
+    k = 0
+    with open_media(path) as container:
+        stream = video_stream(container, path)
+        stream.thread_type = "AUTO"
+        if fast:
+            stream.codec_context.skip_frame = "NONREF"
+        tb = float(stream.time_base)
+        origin = stream.start_time
+        previous: av.VideoFrame | None = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                if origin is None:
+                    origin = frame.pts
+                t = (frame.pts - origin) * tb
+                while k < len(wanted) and t > wanted[k] + 1e-6:
+                    chosen = previous if previous is not None else frame
+                    yield (chosen.pts - origin) * tb, chosen.to_ndarray(width=width, height=height, format="rgb24")
+                    k += 1
+                if k >= len(wanted):
+                    return
+                previous = frame
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot decode the video ({_reason(exc)})") from None
+        while k < len(wanted) and previous is not None:
+            yield (previous.pts - origin) * tb, previous.to_ndarray(width=width, height=height, format="rgb24")
+            k += 1

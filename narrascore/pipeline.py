@@ -1,0 +1,376 @@
+"""Runs the stages in order, reusing every artifact whose inputs have not changed.
+
+Each stage has a cache key: the hash of the package version, the options that stage reads and
+the fingerprints of the artifacts it reads. An artifact on disk whose key matches is reused; one
+that was edited by hand (its data no longer matches its recorded fingerprint) is always kept, and
+everything after it is recomputed because their keys include its new fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from . import __version__
+from .artifacts import AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, fingerprint, read_artifact, save_artifact, to_data
+from .errors import ArtifactError, MediaError
+from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
+from .media.features import AudioStats, VideoStats
+from .options import ScoreOptions
+from .progress import Reporter, SilentReporter
+
+A = TypeVar("A")
+WORK_DIR = ".narrascore"
+STAGES = ("media", "shots", "affect", "narrative", "concept", "render", "soundtrack", "video", "figure")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a scoring run produced. Paths are None for outputs a run stopped before."""
+
+    out_dir: Path
+    media: MediaInfo
+    shots: Shots
+    affect: AffectCurve
+    plan: NarrativePlan
+    concept: MusicConcept | None = None
+    soundtrack: Path | None = None
+    video: Path | None = None
+    midi: Path | None = None
+    figure: Path | None = None
+    stems: tuple[Path, ...] = ()
+    loudness: Any = None
+    reused: tuple[str, ...] = ()
+
+
+def stage_key(stage: str, **inputs: Any) -> str:
+    """Cache key of a stage run: its name, the package version and everything it reads."""
+    return canonical_hash({"stage": stage, "version": __version__, **to_data(inputs)})
+
+
+class Pipeline:
+    """One scoring run over one output folder."""
+
+    def __init__(self, out_dir: str | os.PathLike[str], options: ScoreOptions, reporter: Reporter | None = None) -> None:
+        self.out = ensure_writable_dir(out_dir)
+        self.work = ensure_writable_dir(self.out / WORK_DIR)
+        self.options = options
+        self.reporter = reporter or SilentReporter()
+        self.reused: list[str] = []
+
+    # ------------------------------------------------------------------ cache helpers
+    def _cached(self, cls: type[A], key: str) -> A | None:
+        path = self.out / cls.FILENAME  # type: ignore[attr-defined]
+        if not path.exists():
+            return None
+        stored = read_artifact(cls, path)
+        if stored.hand_edited:
+            self.reporter.note(f"keeping hand-edited {path.name}")
+            self.reused.append(path.name)
+            return stored.artifact
+        if not self.options.force and stored.key == key:
+            self.reused.append(path.name)
+            return stored.artifact
+        return None
+
+    def _manifest(self) -> dict[str, str]:
+        import json
+
+        path = self.work / "outputs.json"
+        try:
+            return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def _output_fresh(self, name: str, key: str, *paths: Path) -> bool:
+        if self.options.force or self._manifest().get(name) != key:
+            return False
+        if all(p.exists() for p in paths):
+            self.reused.append(name)
+            return True
+        return False
+
+    def _record_output(self, name: str, key: str) -> None:
+        manifest = self._manifest()
+        manifest[name] = key
+        write_json_atomic(self.work / "outputs.json", manifest)
+
+    # ------------------------------------------------------------------ stages
+    def media(self, video: Path) -> MediaInfo:
+        from .media import probe
+
+        if not video.exists():
+            raise MediaError(f"{video}: file not found")
+        stat = video.stat()
+        key = stage_key("media", path=str(video.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        cached = self._cached(MediaInfo, key)
+        if cached is not None and Path(cached.path).resolve() == video.resolve():
+            return cached
+        with self.reporter.stage("probe"):
+            info = probe(video)
+        save_artifact(info, self.out, key=key)
+        return info
+
+    def _stats_cache(self, name: str, key: str) -> Path:
+        return self.work / f"{name}-{key[:16]}.npz"
+
+    def signals(self, video: Path, info: MediaInfo, *, need_stats: bool) -> tuple[Shots, VideoStats | None, AudioStats | None]:
+        """Shots, and the per-frame and per-hop measurements the sensors read (cached as .npz)."""
+        from .media import audio_stats, scan_video
+
+        scan_key = stage_key("scan", media=info.content_hash, fast=self.options.fast_decode)
+        shots = self._cached(Shots, scan_key)
+        video_npz = self._stats_cache("video", scan_key)
+        stats = _load_stats(VideoStats, video_npz) if need_stats else None
+        if shots is None or (need_stats and stats is None):
+            with self.reporter.stage("scan video", total=info.duration) as advance:
+                stats, scanned = scan_video(video, info, fast=self.options.fast_decode, progress=advance)
+            _save_stats(stats, video_npz)
+            if shots is None:
+                shots = scanned
+                save_artifact(shots, self.out, key=scan_key)
+        audio = None
+        if need_stats and info.has_audio:
+            audio_key = stage_key("audio", media=info.content_hash, hop=self.options.hop)
+            audio_npz = self._stats_cache("audio", audio_key)
+            audio = _load_stats(AudioStats, audio_npz)
+            if audio is None:
+                with self.reporter.stage("scan audio", total=info.duration) as advance:
+                    audio = audio_stats(video, info, hop=self.options.hop, progress=advance)
+                if audio is not None:
+                    _save_stats(audio, audio_npz)
+        return shots, stats, audio
+
+    def affect_key(self, info: MediaInfo, shots: Shots) -> str:
+        return stage_key(
+            "affect", media=info.content_hash, shots=fingerprint(shots), sensor=self.options.sensor,
+            hop=self.options.hop, sample_hz=self.options.sample_hz, subtitles=_subtitle_stamp(info),
+        )
+
+    def affect(self, video: Path, info: MediaInfo) -> tuple[Shots, AffectCurve]:
+        from .media import read_subtitles
+        from .sense import SensingInput, grid, sense
+
+        shots, _, _ = self.signals(video, info, need_stats=False)
+        key = self.affect_key(info, shots)
+        cached = self._cached(AffectCurve, key)
+        if cached is not None:
+            return shots, cached
+        shots, stats, audio = self.signals(video, info, need_stats=True)
+        assert stats is not None
+        with self.reporter.stage("sense"):
+            times = grid(info.duration, self.options.hop)
+            inputs = SensingInput(
+                media=info, shots=shots, video=stats, audio=audio, subtitles=tuple(read_subtitles(video, info.sidecar_subtitles)),
+                times=times, hop=self.options.hop,
+            )
+            curve = sense(inputs, sensors=tuple(self.options.sensor.split("+")))
+        save_artifact(curve, self.out, key=key)
+        return shots, curve
+
+    def narrative(self, info: MediaInfo, shots: Shots, affect: AffectCurve) -> NarrativePlan:
+        from .narrative import reason
+
+        key = stage_key("narrative", affect=fingerprint(affect), shots=fingerprint(shots), reasoner=self.options.reasoner)
+        plan = self._cached(NarrativePlan, key)
+        if plan is None:
+            with self.reporter.stage("narrative"):
+                plan = reason(info, shots, affect, reasoner=self.options.reasoner)
+            save_artifact(plan, self.out, key=key)
+        return refresh_curve(plan, shots, affect)
+
+    def concept(self, plan: NarrativePlan) -> MusicConcept:
+        from .concept import conceive
+
+        key = stage_key("concept", plan=fingerprint(plan), style=self.options.style, seed=self.options.seed)
+        concept = self._cached(MusicConcept, key)
+        if concept is None:
+            concept = conceive(plan, style=self.options.style, seed=self.options.seed)
+            save_artifact(concept, self.out, key=key)
+        return concept
+
+    def render(self, info: MediaInfo, shots: Shots, plan: NarrativePlan, concept: MusicConcept) -> dict[str, Any]:
+        """Synthesize the raw mix, stems and MIDI into the work folder; returns the render record."""
+        from .synth import SYNTHESIZERS, RenderRequest, SAMPLE_RATE
+
+        n_samples = int(round(info.duration * SAMPLE_RATE))
+        key = stage_key(
+            "render", plan=fingerprint(plan), concept=fingerprint(concept), shots=fingerprint(shots),
+            synth=self.options.synth, soundfont=self.options.soundfont, stems=self.options.stems, n_samples=n_samples,
+        )
+        record_path = self.work / "render.json"
+        record = _read_json(record_path)
+        if not self.options.force and record.get("key") == key and all(Path(p).exists() for p in _record_files(record)):
+            self.reused.append("render")
+            return record
+        synth = SYNTHESIZERS.create(self.options.synth)
+        render_dir = ensure_writable_dir(self.work / "render")
+        with self.reporter.stage("compose+render"):
+            result = synth.render(
+                plan, concept, shots,
+                RenderRequest(n_samples=n_samples, work_dir=render_dir, stems=self.options.stems,
+                              soundfont=self.options.soundfont, seed=concept.seed),
+            )
+        record = {
+            "key": key, "mix": str(result.mix), "n_samples": result.n_samples,
+            "stems": {k: str(v) for k, v in result.stems.items()}, "midi": str(result.midi) if result.midi else None,
+        }
+        write_json_atomic(record_path, record)
+        return record
+
+    def export(self, video: Path, info: MediaInfo, shots: Shots, plan: NarrativePlan, record: dict[str, Any]) -> dict[str, Any]:
+        """Loudness-normalised soundtrack, stems, MIDI copy, the scored video and the figure."""
+        from .export import mux_video, write_figure, write_soundtrack
+
+        opts = self.options
+        produced: dict[str, Any] = {}
+        soundtrack = self.out / "soundtrack.wav"
+        stems_dir = self.out / "stems"
+        stem_paths = tuple(stems_dir / f"{name}.wav" for name in record["stems"])
+        sound_key = canonical_hash({"render": record["key"], "lufs": opts.loudness, "tp": opts.true_peak})
+        if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
+            with self.reporter.stage("loudness"):
+                produced["loudness"] = write_soundtrack(
+                    Path(record["mix"]), soundtrack, target_lufs=opts.loudness, true_peak_dbtp=opts.true_peak,
+                    stems={k: Path(v) for k, v in record["stems"].items()} or None,
+                    stems_dir=stems_dir if record["stems"] else None,
+                )
+            self._record_output("soundtrack", sound_key)
+        produced["soundtrack"] = soundtrack
+        produced["stems"] = stem_paths
+
+        if record.get("midi"):
+            midi = self.out / "score.mid"
+            with atomic_path(midi) as tmp:
+                tmp.write_bytes(Path(record["midi"]).read_bytes())
+            produced["midi"] = midi
+
+        scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")
+        video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video, "mix": opts.mix_original})
+        if not self._output_fresh("video", video_key, scored):
+            speech = None
+            if opts.mix_original is not None and info.has_audio:
+                _, _, audio = self.signals(video, info, need_stats=True)
+                speech = audio
+            with self.reporter.stage("mux video", total=info.duration):
+                scored = mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
+                                   mix_original_db=opts.mix_original, speech=speech)
+            self._record_output("video", video_key)
+        produced["video"] = scored
+
+        figure = self.out / "figure.png"
+        figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots)})
+        if not self._output_fresh("figure", figure_key, figure):
+            with self.reporter.stage("figure"):
+                write_figure(figure, soundtrack=soundtrack, plan=plan, cuts=[s.start for s in plan.scenes[1:]])
+            self._record_output("figure", figure_key)
+        produced["figure"] = figure
+        return produced
+
+
+def refresh_curve(plan: NarrativePlan, shots: Shots, affect: AffectCurve) -> NarrativePlan:
+    """Derive the narrative curve again when a user edited the scenes (their fingerprint changed)."""
+    from .narrative import refresh, scenes_fingerprint
+
+    if scenes_fingerprint(plan.scenes) == plan.scenes_fingerprint:
+        return plan
+    return refresh(plan, shots.cut_times(), affect=affect)
+
+
+def _subtitle_stamp(info: MediaInfo) -> list[Any]:
+    """What identifies the subtitles a sensor reads: the side-car file's path, size and mtime."""
+    if not info.sidecar_subtitles:
+        return []
+    side = Path(info.sidecar_subtitles)
+    stat = side.stat() if side.exists() else None
+    return [str(side), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _record_files(record: dict[str, Any]) -> list[str]:
+    files = [record.get("mix", "")] + list(record.get("stems", {}).values())
+    if record.get("midi"):
+        files.append(record["midi"])
+    return files
+
+
+def _save_stats(stats: Any, path: Path) -> None:
+    arrays = {f.name: np.asarray(getattr(stats, f.name)) for f in dataclasses.fields(stats)}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def _load_stats(cls: type[A], path: Path) -> A | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            values = {f.name: (float(data[f.name]) if data[f.name].ndim == 0 else data[f.name].copy()) for f in dataclasses.fields(cls)}
+    except (OSError, KeyError, ValueError):
+        return None
+    return cls(**values)
+
+
+def run(
+    video: str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
+    options: ScoreOptions,
+    *,
+    until: str = "figure",
+    reporter: Reporter | None = None,
+    from_artifacts: bool = False,
+) -> Result:
+    """Run the stages up to ``until`` ("narrative" for analyze, "figure" for everything).
+
+    With ``from_artifacts`` the video path comes from ``media.json`` in ``out_dir`` and the analysis
+    artifacts (media, shots, affect, narrative) are taken as they are: what ``render`` does.
+    """
+    pipe = Pipeline(out_dir, options, reporter)
+    if from_artifacts:
+        info, shots, affect, plan = _load_analysis(pipe.out)
+        plan = refresh_curve(plan, shots, affect)
+        video_path = Path(info.path)
+        if not video_path.exists():
+            raise MediaError(f"{video_path}: the video named in {pipe.out / MediaInfo.FILENAME} is missing")
+    else:
+        if video is None:
+            raise MediaError("no video given")
+        video_path = Path(video)
+        info = pipe.media(video_path)
+        shots, affect = pipe.affect(video_path, info)
+        plan = pipe.narrative(info, shots, affect)
+    result = Result(out_dir=pipe.out, media=info, shots=shots, affect=affect, plan=plan)
+    if until == "narrative":
+        return dataclasses.replace(result, reused=tuple(pipe.reused))
+    concept = pipe.concept(plan)
+    record = pipe.render(info, shots, plan, concept)
+    produced = pipe.export(video_path, info, shots, plan, record)
+    return dataclasses.replace(
+        result, concept=concept, soundtrack=produced["soundtrack"], video=produced["video"], midi=produced.get("midi"),
+        figure=produced["figure"], stems=produced["stems"], loudness=produced.get("loudness"), reused=tuple(pipe.reused),
+    )
+
+
+def _load_analysis(out: Path) -> tuple[MediaInfo, Shots, AffectCurve, NarrativePlan]:
+    loaded = []
+    for cls in (MediaInfo, Shots, AffectCurve, NarrativePlan):
+        path = out / cls.FILENAME  # type: ignore[attr-defined]
+        if not path.exists():
+            raise ArtifactError(f"{path}: not found; run `narrascore analyze VIDEO -o {out}` first")
+        loaded.append(read_artifact(cls, path).artifact)
+    return tuple(loaded)  # type: ignore[return-value]

@@ -1,0 +1,485 @@
+"""The procedural composer: narrative plan + music concept -> a score (notes, controls, tempo map).
+
+How the narrative drives the music (Gabrielsson & Lindström 2010; Livingstone et al.'s CMERS 2010;
+details in docs/composer.md). ``a`` and ``v`` are the plan's arousal and valence sampled at every beat,
+shifted per cue so that an edited cue intensity/valence in ``concept.json`` takes effect:
+
+* **time grid**: every scene cut (and cue boundary) starts a new bar. Each segment between cuts gets
+  a whole number of bars at the cue tempo (or of beats, with a short last bar, when whole bars
+  would bend the tempo more than 15%); inside a segment beat lengths follow ``1 / tempo`` with the
+  local tempo ``T_cue * (1 + 0.1 (a - mean a))``, so the tempo breathes with arousal beat by beat and
+  the downbeats still land exactly on the cuts.
+* **harmony**: a four-bar functional phrase per segment chosen by mode and affect class
+  (calm, active, tense = negative valence with high arousal, which brings diminished sevenths,
+  the Neapolitan and the tritone). A segment opens on its tonic and its last bar is a cadence into
+  the next cue's key (predominant then dominant, resolving to the tonic exactly on the cut); the
+  last segment ends V-I.
+* **melody**: one motif (rhythm per density level and a contour of scale steps) drawn from the seed
+  and repeated through the score; strong beats snap to chord tones; register centre rises with
+  valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
+  eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65).
+* **dynamics**: velocity 38..108 with arousal plus metric accents; CC11 expression per beat
+  (76..127 with arousal), ramped so it never jumps; CC7 and CC10 set the style's mix.
+* **percussion**: none below the style's threshold, then density rising with arousal;
+  a crash or timpani stroke accents a scene cut when the music is energetic.
+* **shot cuts inside a scene** only nudge the texture: one extra accent note on the cut.
+
+Deterministic: every random choice comes from ``numpy.random.default_rng([concept.seed, ...])``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
+from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch, snap_to_chord
+from .orchestration import (
+    DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
+    timpani_figure, velocity,
+)
+
+TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
+MAX_BAR_STRETCH = 0.15
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: beat start times (s), the affect at each beat, and its chords [(start s, chord)]."""
+
+    start: float
+    end: float
+    beats: np.ndarray
+    arousal: np.ndarray
+    valence: np.ndarray
+    chords: tuple[tuple[float, Chord], ...]
+    segment: int
+    first_in_segment: bool
+    last_in_segment: bool
+
+
+@dataclass
+class Track:
+    """A group (track and stem): its parts and their notes [(start, end, pitch, velocity, channel)]."""
+
+    name: str
+    parts: list[Part]
+    notes: list[tuple[float, float, int, int, int]] = field(default_factory=list)
+    controls: list[tuple[float, int, int, int]] = field(default_factory=list)  # (time, channel, cc, value)
+
+
+@dataclass
+class Score:
+    """The composed piece; times in seconds. ``beat_times`` has one entry per beat plus the end."""
+
+    tracks: list[Track]
+    beat_times: np.ndarray
+    bar_starts: np.ndarray  # index into beat_times of each bar's first beat
+    bar_beats: np.ndarray  # beats in each bar
+    scene_cuts: list[tuple[float, str]]
+    cue_starts: list[tuple[float, str]]
+    duration: float
+    beats_per_bar: int
+
+    def tempo_bpm(self) -> np.ndarray:
+        return 60.0 / np.diff(self.beat_times)
+
+
+# --------------------------------------------------------------------------- grid
+def segment_bounds(plan: NarrativePlan, concept: MusicConcept) -> list[float]:
+    """Every scene cut and cue boundary, sorted, from 0 to the plan's duration (seconds)."""
+    times = {0.0, plan.duration}
+    times.update(s.start for s in plan.scenes)
+    times.update(c.start for c in concept.cues if 0 < c.start < plan.duration)
+    out: list[float] = []
+    for t in sorted(times):
+        if not out or t - out[-1] > 1e-3:
+            out.append(t)
+    if plan.duration - out[-1] > 1e-9:
+        out.append(plan.duration)
+    out[-1] = plan.duration
+    return out
+
+
+def cue_at(concept: MusicConcept, t: float) -> int:
+    for i, cue in enumerate(concept.cues):
+        if cue.start - 1e-6 <= t < cue.end - 1e-6:
+            return i
+    return len(concept.cues) - 1 if t >= concept.cues[-1].start else 0
+
+
+def segment_beats(length: float, tempo: float, beats_per_bar: int) -> int:
+    """Beats in a segment of ``length`` s at ``tempo`` BPM: whole bars unless that bends tempo > 15%."""
+    raw = length * tempo / 60.0
+    bars = max(1, round(raw / beats_per_bar))
+    if abs(bars * beats_per_bar / raw - 1.0) <= MAX_BAR_STRETCH:
+        return bars * beats_per_bar
+    return max(1, round(raw))
+
+
+def _affect_sampler(plan: NarrativePlan, concept: MusicConcept):
+    times = np.asarray(plan.times, dtype=float)
+    arousal = np.asarray(plan.arousal, dtype=float)
+    valence = np.asarray(plan.valence, dtype=float)
+    offsets = []
+    for cue in concept.cues:
+        grid = np.linspace(cue.start, cue.end, 16)
+        offsets.append(((2 * cue.intensity - 1) - float(np.interp(grid, times, arousal).mean()),
+                        cue.valence - float(np.interp(grid, times, valence).mean())))
+
+    def sample(t: np.ndarray, cue_index: int) -> tuple[np.ndarray, np.ndarray]:
+        da, dv = offsets[cue_index]
+        a = np.clip(np.interp(t, times, arousal) + da, -1, 1)
+        v = np.clip(np.interp(t, times, valence) + dv, -1, 1)
+        return a, v
+
+    return sample
+
+
+# --------------------------------------------------------------------------- composition
+def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = None) -> Score:
+    """Compose the score (see module docstring). Pure and deterministic given ``concept.seed``."""
+    rng = np.random.default_rng([concept.seed, 0x5C0E])
+    pattern = pattern_for(concept.style)
+    bpb = concept.beats_per_bar
+    sample = _affect_sampler(plan, concept)
+    bounds = segment_bounds(plan, concept)
+
+    # ---- beat grid and bars
+    beat_times: list[float] = []
+    bars_meta: list[tuple[int, int, int, int]] = []  # (first beat index, n beats, segment, cue)
+    for seg, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        ci = cue_at(concept, (t0 + t1) / 2)
+        cue = concept.cues[ci]
+        n = segment_beats(t1 - t0, cue.tempo, bpb)
+        uniform = t0 + (t1 - t0) * np.arange(n) / n
+        a, _ = sample(uniform, ci)
+        weights = 1.0 / (1.0 + TEMPO_BREATH * (a - a.mean()))
+        starts = t0 + np.concatenate([[0.0], np.cumsum(weights)[:-1]]) * (t1 - t0) / weights.sum()
+        first = len(beat_times)
+        beat_times.extend(starts.tolist())
+        for b in range(0, n, bpb):
+            bars_meta.append((first + b, min(bpb, n - b), seg, ci))
+    beat_times.append(plan.duration)
+    grid = np.asarray(beat_times)
+
+    # ---- harmony per bar
+    bars = _harmonise(bars_meta, grid, concept, sample, rng, len(bounds) - 1)
+
+    # ---- parts
+    parts = resolve_parts(concept.instruments)
+    groups: dict[str, Track] = {}
+    for part in parts:
+        groups.setdefault(part.group, Track(part.group, [])).parts.append(part)
+    motif = _motif(rng)
+    for track in groups.values():
+        for part in track.parts:
+            track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, motif, concept))
+    _shot_accents(groups, shots, bounds, bars, pattern)
+    for track in groups.values():
+        _clean_overlaps(track, plan.duration)
+        _dynamics(track, grid, bars, pattern)
+
+    cuts = [(s.start, f"scene {i}: {s.caption}"[:120]) for i, s in enumerate(plan.scenes)]
+    cue_marks = [(c.start, f"cue {i}: {c.key} {c.mode} {c.tempo:.0f} BPM") for i, c in enumerate(concept.cues)]
+    return Score(
+        tracks=list(groups.values()), beat_times=grid,
+        bar_starts=np.array([m[0] for m in bars_meta]), bar_beats=np.array([m[1] for m in bars_meta]),
+        scene_cuts=cuts, cue_starts=cue_marks, duration=plan.duration, beats_per_bar=bpb,
+    )
+
+
+def _cue_key(cue: Cue) -> tuple[int, str]:
+    return key_pitch_class(cue.key), cue.mode
+
+
+def _harmonise(bars_meta, grid, concept, sample, rng, n_segments) -> list[Bar]:
+    bars: list[Bar] = []
+    by_segment: dict[int, list[tuple[int, int, int, int]]] = {}
+    for meta in bars_meta:
+        by_segment.setdefault(meta[2], []).append(meta)
+    for seg in range(n_segments):
+        metas = by_segment[seg]
+        ci = metas[0][3]
+        cue = concept.cues[ci]
+        tonic, mode = _cue_key(cue)
+        last_segment = seg == n_segments - 1
+        if last_segment:
+            next_tonic, next_mode = tonic, mode
+        else:
+            next_ci = by_segment[seg + 1][0][3]
+            next_tonic, next_mode = _cue_key(concept.cues[next_ci])
+        options = PROGRESSIONS[(mode, affect_class(cue.valence, 2 * cue.intensity - 1))]
+        progression = options[int(rng.integers(len(options)))]
+        energetic = cue.intensity > 0.6
+        dominant = "V7" if energetic else "V"
+        predominant = "IV" if next_mode == "major" else "iv"
+        n = len(metas)
+        for j, (b0, nb, _, _) in enumerate(metas):
+            t0, t1 = float(grid[b0]), float(grid[b0 + nb])
+            mid = float(grid[b0 + nb // 2]) if nb >= 2 else None
+            if last_segment and j == n - 1:
+                chords = [(t0, chord(TONIC[mode], tonic, mode))]
+                if n == 1 and mid is not None:
+                    chords = [(t0, chord(dominant, tonic, mode)), (mid, chord(TONIC[mode], tonic, mode))]
+            elif last_segment and j == n - 2:
+                chords = [(t0, chord(dominant, tonic, mode))]
+            elif j == n - 1:  # cadence into the next segment's tonic, which sounds on the cut
+                if n == 1:
+                    chords = [(t0, chord(TONIC[mode], tonic, mode))]
+                    if mid is not None:
+                        chords.append((mid, chord(dominant, next_tonic, next_mode)))
+                elif mid is not None and cue.intensity < 0.5:
+                    chords = [(t0, chord(predominant, next_tonic, next_mode)), (mid, chord(dominant, next_tonic, next_mode))]
+                else:
+                    chords = [(t0, chord(dominant, next_tonic, next_mode))]
+            else:
+                chords = [(t0, chord(progression[j % len(progression)], tonic, mode))]
+            beats = grid[b0:b0 + nb]
+            a, v = sample(beats, ci)
+            bars.append(Bar(t0, t1, beats, a, v, tuple(chords), seg, j == 0, j == n - 1))
+    return bars
+
+
+@dataclass(frozen=True)
+class Motif:
+    """Melodic identity: a rhythm (onsets in beats within a 4-beat bar) per density level, and a contour."""
+
+    rhythms: tuple[tuple[float, ...], ...]
+    contour: tuple[int, ...]
+
+
+RHYTHM_CHOICES = (
+    ((0.0,), (0.0, 2.0)),
+    ((0.0, 2.0), (0.0, 1.5, 2.0), (0.0, 2.0, 3.0)),
+    ((0.0, 1.0, 2.0, 3.0), (0.0, 1.0, 1.5, 2.0, 3.0), (0.0, 0.5, 1.0, 2.0, 3.0)),
+    ((0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5), (0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5), (0.0, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)),
+)
+
+
+def _motif(rng: np.random.Generator) -> Motif:
+    rhythms = tuple(choices[int(rng.integers(len(choices)))] for choices in RHYTHM_CHOICES)
+    steps = rng.choice([-2, -1, -1, 1, 1, 2, 0, 3, -3], size=8, p=[0.1, 0.2, 0.15, 0.2, 0.15, 0.08, 0.04, 0.04, 0.04])
+    return Motif(rhythms=rhythms, contour=tuple(int(s) for s in steps))
+
+
+def _play(part: Part, bars: list[Bar], pattern, motif: Motif, concept: MusicConcept):
+    role = part.group
+    if part.is_drum:
+        return _play_kit(bars, pattern)
+    if role == "percussion":
+        return _play_timpani(bars, pattern)
+    if role == "melody":
+        return _melody(bars, pattern, motif)
+    notes = []
+    previous = None
+    for bar in bars:
+        for k, (t0, ch) in enumerate(bar.chords):
+            t1 = bar.chords[k + 1][0] if k + 1 < len(bar.chords) else bar.end
+            mask = (bar.beats >= t0 - 1e-9) & (bar.beats < t1 - 1e-9)
+            beats, arousal = bar.beats[mask], bar.arousal[mask]
+            if len(beats) == 0:
+                beats, arousal = np.array([t0]), bar.arousal[:1]
+            if role == "harmony":
+                figure, previous = harmony_figure(pattern.harmony, ch, t0, t1, beats, arousal, previous)
+                notes.extend(figure)
+            elif role == "bass":
+                notes.extend(bass_figure(pattern.bass, ch, t0, t1, beats, arousal))
+            elif role == "pad":
+                if float(arousal.mean()) >= pattern.pad_min_arousal:
+                    figure = pad_figure(ch, t0, t1, float(arousal.mean()), previous)
+                    previous = tuple(p for _, _, p, _ in figure)
+                    notes.extend(figure)
+    return notes
+
+
+def _play_kit(bars: list[Bar], pattern):
+    notes = []
+    for bar in bars:
+        if pattern.kit == "none" or float(bar.arousal[0]) < pattern.percussion_min_arousal:
+            continue
+        notes.extend(kit_figure(pattern.kit, bar.start, bar.end, bar.beats, bar.arousal, bar.first_in_segment))
+    return notes
+
+
+def _play_timpani(bars: list[Bar], pattern):
+    notes = []
+    for bar in bars:
+        a0 = float(bar.arousal[0])
+        if a0 < pattern.percussion_min_arousal and not (bar.first_in_segment and a0 > -0.6):
+            continue
+        for k, (t0, ch) in enumerate(bar.chords):
+            t1 = bar.chords[k + 1][0] if k + 1 < len(bar.chords) else bar.end
+            mask = (bar.beats >= t0 - 1e-9) & (bar.beats < t1 - 1e-9)
+            if mask.any():
+                notes.extend(timpani_figure(ch, t0, t1, bar.beats[mask], bar.arousal[mask]))
+    return notes
+
+
+def _melody(bars: list[Bar], pattern, motif: Motif):
+    notes = []
+    step = 0
+    pitch = None
+    for bar in bars:
+        a0, v0 = float(bar.arousal[0]), float(bar.valence[0])
+        if a0 < pattern.melody_min_arousal:
+            pitch = None
+            continue
+        level = int(np.searchsorted([-0.5, 0.0, 0.5], a0, side="right"))
+        nb = len(bar.beats)
+        durations = np.diff(np.append(bar.beats, bar.end))
+        onsets = [o for o in motif.rhythms[level] if o < nb]
+        center = pattern.melody_center + round(4 * v0 + 3 * a0)
+        legato = 0.95 - 0.3 * max(0.0, a0)
+        for k, onset in enumerate(onsets):
+            t = _beat_time(bar, durations, onset)
+            nxt = _beat_time(bar, durations, onsets[k + 1]) if k + 1 < len(onsets) else bar.end
+            ch = _chord_at(bar, t)
+            if pitch is None:
+                pitch = snap_to_chord(center, ch)
+            else:
+                degree = nearest_degree(pitch, ch.tonic, ch.mode) + motif.contour[step % len(motif.contour)]
+                candidate = scale_pitch(ch.tonic, ch.mode, degree)
+                if abs(candidate - center) > 7:  # keep the line in its register: turn back
+                    degree -= 2 * motif.contour[step % len(motif.contour)]
+                    candidate = scale_pitch(ch.tonic, ch.mode, degree)
+                pitch = candidate
+            step += 1
+            strong = onset == int(onset) and int(onset) % 2 == 0
+            if strong or k == len(onsets) - 1 and bar.last_in_segment:
+                pitch = snap_to_chord(pitch, ch)
+            a = float(np.interp(t, bar.beats, bar.arousal))
+            notes.append((t, t + max(0.06, legato * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0, base=44, span=68)))
+        if bar.last_in_segment:
+            step = 0  # restate the motif from the start in the next scene
+    return notes
+
+
+def _beat_time(bar: Bar, durations: np.ndarray, onset: float) -> float:
+    i = int(onset)
+    return float(bar.beats[i] + (onset - i) * durations[i])
+
+
+def _chord_at(bar: Bar, t: float) -> Chord:
+    current = bar.chords[0][1]
+    for start, ch in bar.chords:
+        if start <= t + 1e-9:
+            current = ch
+    return current
+
+
+def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[float], bars: list[Bar], pattern) -> None:
+    """A shot cut inside a scene adds one accent note on the cut (a tom, timpani or a chord tone)."""
+    if shots is None or not bars:
+        return
+    starts = np.array([b.start for b in bars])
+    for cut in shots.cut_times():
+        if min(abs(cut - t) for t in bounds) < 0.25 or not 0 < cut < bounds[-1]:
+            continue
+        bar = bars[int(np.searchsorted(starts, cut, side="right")) - 1]
+        a = float(np.interp(cut, bar.beats, bar.arousal))
+        kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
+        if kit is not None and pattern.kit != "none" and a >= pattern.percussion_min_arousal:
+            groups[kit.group].notes.append((cut, cut + 0.3, LOW_TOM, velocity(a, 6, base=30, span=80), DRUM_CHANNEL))
+            continue
+        harmony = groups.get("harmony")
+        if harmony is not None and harmony.parts:
+            p = snap_to_chord(72, _chord_at(bar, cut))
+            harmony.notes.append((cut, cut + 0.4, p, velocity(a, 4, base=30, span=64), harmony.parts[0].channel))
+
+
+def _clean_overlaps(track: Track, duration: float) -> None:
+    """Sort notes; a repeated pitch on a channel ends where the next one starts; clip to the piece."""
+    notes = sorted((max(0.0, s), min(e, duration), p, v, c) for s, e, p, v, c in track.notes if s < duration - 1e-3)
+    last: dict[tuple[int, int], int] = {}
+    for i, (s, e, p, v, c) in enumerate(notes):
+        j = last.get((c, p))
+        if j is not None and notes[j][1] > s:
+            s0, _, p0, v0, c0 = notes[j]
+            notes[j] = (s0, s, p0, v0, c0)
+        last[(c, p)] = i
+    track.notes = [n for n in notes if n[1] - n[0] > 1e-3]
+
+
+def _dynamics(track: Track, grid: np.ndarray, bars: list[Bar], pattern) -> None:
+    """CC7/CC10 mix once per channel; CC11 expression per beat from arousal, ramped in steps <= 2."""
+    beat_arousal = np.concatenate([b.arousal for b in bars])
+    target = np.round(127 * (0.6 + 0.4 * (beat_arousal + 1) / 2)).astype(int)
+    for part in track.parts:
+        c = part.channel
+        track.controls += [(0.0, c, 7, pattern.volume.get(track.name, 100)), (0.0, c, 10, pattern.pan.get(track.name, 64)),
+                           (0.0, c, 11, int(target[0]))]
+        current = int(target[0])
+        for k in range(1, len(target)):
+            goal = int(target[k])
+            if goal == current:
+                continue
+            steps = (abs(goal - current) + 1) // 2
+            span = 0.25 * (grid[k + 1] - grid[k])
+            for s in range(1, steps + 1):
+                value = current + round((goal - current) * s / steps)
+                track.controls.append((float(grid[k] + span * (s - 1) / steps), c, 11, value))
+            current = goal
+    track.controls.sort()
+
+
+# --------------------------------------------------------------------------- MIDI
+TICKS_PER_BEAT = 480
+
+
+def write_midi(score: Score, path) -> None:
+    """Write ``score`` as a type-1 MIDI file: a conductor track (tempo per beat, meters, markers at
+    every scene cut and cue) and one track per instrument group, named after the group."""
+    import mido
+
+    grid = score.beat_times
+    durations = np.diff(grid)
+
+    def ticks(times) -> np.ndarray:
+        t = np.asarray(times, dtype=float)
+        k = np.clip(np.searchsorted(grid, t, side="right") - 1, 0, len(durations) - 1)
+        return np.round(TICKS_PER_BEAT * (k + (t - grid[k]) / durations[k])).astype(np.int64)
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    conductor: list[tuple[int, int, mido.MetaMessage]] = []
+    for k, d in enumerate(durations):
+        conductor.append((k * TICKS_PER_BEAT, 0, mido.MetaMessage("set_tempo", tempo=min(0xFFFFFF, int(round(d * 1e6))))))
+    meter = None
+    for first, n in zip(score.bar_starts.tolist(), score.bar_beats.tolist()):
+        if n != meter:
+            conductor.append((first * TICKS_PER_BEAT, 0, mido.MetaMessage("time_signature", numerator=int(n), denominator=4)))
+            meter = n
+    for t, text in score.scene_cuts:
+        conductor.append((int(ticks([t])[0]), 1, mido.MetaMessage("marker", text=text)))
+    for t, text in score.cue_starts:
+        conductor.append((int(ticks([t])[0]), 2, mido.MetaMessage("cue_marker", text=text)))
+    midi.tracks.append(_to_track("conductor", conductor))
+
+    for track in score.tracks:
+        events: list[tuple[int, int, mido.Message]] = []
+        for part in track.parts:
+            if not part.is_drum:
+                events.append((0, 0, mido.Message("program_change", channel=part.channel, program=part.program)))
+        for t, c, cc, value in track.controls:
+            events.append((int(ticks([t])[0]), 1, mido.Message("control_change", channel=c, control=cc, value=value)))
+        if track.notes:
+            arr = np.array([(s, e) for s, e, _, _, _ in track.notes])
+            on, off = ticks(arr[:, 0]), ticks(arr[:, 1])
+            for (s, e, p, v, c), t_on, t_off in zip(track.notes, on.tolist(), off.tolist()):
+                events.append((t_on, 3, mido.Message("note_on", channel=c, note=p, velocity=v)))
+                events.append((max(t_off, t_on + 1), 2, mido.Message("note_off", channel=c, note=p, velocity=0)))
+        midi.tracks.append(_to_track(track.name, events))
+    midi.save(str(path))
+
+
+def _to_track(name: str, events) -> "mido.MidiTrack":
+    import mido
+
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=int(tick - now)))
+        now = tick
+    return track

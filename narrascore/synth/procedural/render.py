@@ -1,0 +1,352 @@
+"""Render a composed score with tinysoundfont: 48 kHz stereo float32, in chunks, on several cores.
+
+The score's instrument groups are split into *units*, each rendered by one synthesizer pass:
+one unit per group when stems are wanted, otherwise a fixed two-way split balanced by estimated
+voice load. The split never depends on the number of workers, so the same score gives the same
+bytes on any machine. Units render in worker processes (``spawn`` context: each loads the SoundFont
+once, while the parent composes) and stream 1-second chunks back through pipes, or write their stem
+files; the parent sums the units chunk by chunk, in a fixed order, into ``mix.wav``. Nothing ever
+holds the whole track: memory stays flat in the length of the video.
+
+Events are applied at their exact sample: the synthesizer renders up to the event, applies it and
+goes on, so tempo changes (which only move events) never introduce a seam or a click.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DependencyError, NarrascoreError
+from ...fileio import atomic_path
+from .. import SAMPLE_RATE
+from .composer import Score
+from .soundfont import require_tinysoundfont
+
+CHUNK = 48 * 1024  # samples per chunk (~1 s), a multiple of tinysoundfont's 64-sample block
+MAX_VOICES = 256
+QUEUE_CHUNKS = 32  # chunks a worker may run ahead of the mixer (~12 MB)
+INLINE_SECONDS = 90.0  # shorter renders run in this process: starting workers would cost more
+NOTE_OFF, CONTROL, NOTE_ON = 0, 1, 2  # event kinds, in the order they apply at one sample
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One synthesizer pass: ``programs`` (channel, GM program, is_drum) and sorted ``events``.
+
+    events: int64 (N, 5) = (sample, kind, channel, data1, data2); kind NOTE_OFF < CONTROL < NOTE_ON.
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    programs: tuple[tuple[int, int, bool], ...]
+    events: np.ndarray
+    cost: float = 0.0
+
+
+@dataclass
+class RenderStats:
+    seconds: float = 0.0
+    workers: int = 0
+    font_load_seconds: list[float] = field(default_factory=list)
+
+
+def build_units(score: Score, *, stems: bool) -> list[Unit]:
+    """Per-group units (stems) or a deterministic two-way split balanced by estimated voice-seconds."""
+    per_group = [_unit((t,)) for t in score.tracks if t.notes]
+    if stems or len(per_group) <= 1:
+        return per_group
+    bins: list[list] = [[], []]
+    load = [0.0, 0.0]
+    for unit in sorted(per_group, key=lambda u: (-u.cost, u.name)):  # longest-processing-time first
+        i = int(np.argmin(load))
+        bins[i].append(unit.groups[0])
+        load[i] += unit.cost
+    by_name = {t.name: t for t in score.tracks}
+    order = [t.name for t in score.tracks]
+    return [_unit(tuple(by_name[g] for g in sorted(b, key=order.index)), name=f"part{i}") for i, b in enumerate(bins) if b]
+
+
+def _unit(tracks, name: str | None = None) -> Unit:
+    rows: list[tuple[int, int, int, int, int]] = []
+    programs: list[tuple[int, int, bool]] = []
+    cost = 0.0
+    for track in tracks:
+        programs += [(p.channel, p.program, p.is_drum) for p in track.parts]
+        for t, c, cc, value in track.controls:
+            rows.append((round(t * SAMPLE_RATE), CONTROL, c, cc, value))
+        for s, e, p, v, c in track.notes:
+            on, off = round(s * SAMPLE_RATE), round(e * SAMPLE_RATE)
+            rows.append((on, NOTE_ON, c, p, v))
+            rows.append((max(off, on + 1), NOTE_OFF, c, p, 0))
+            cost += e - s + 0.5  # sounding time plus a typical release
+    events = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    if len(events):
+        events = events[np.lexsort(events.T[::-1])]  # by sample, kind, channel, data
+    return Unit(name=name or tracks[0].name, groups=tuple(t.name for t in tracks), programs=tuple(programs),
+                events=events, cost=cost)
+
+
+# --------------------------------------------------------------------------- one pass
+def load_synth(soundfont: str | os.PathLike[str]):
+    tsf = require_tinysoundfont()
+    synth = tsf.Synth(samplerate=SAMPLE_RATE)
+    try:
+        sfid = synth.sfload(str(soundfont), max_voices=MAX_VOICES)
+    except Exception as exc:  # tinysoundfont raises bare exceptions for corrupt files
+        raise DependencyError(f"{soundfont}: tinysoundfont cannot load this SoundFont ({exc})") from None
+    return synth, sfid
+
+
+def render_unit(synth, sfid: int, unit: Unit, n_samples: int, emit) -> None:
+    """Render ``unit`` from a clean synthesizer state, calling ``emit(block)`` per chunk.
+
+    block: float32 (n, 2) view into a reused buffer, valid only during the call.
+    """
+    _reset(synth, sfid)
+    for channel, program, is_drum in unit.programs:
+        synth.program_select(channel, sfid, 0, program, is_drum)
+    buffer = bytearray(CHUNK * 8)
+    view = memoryview(buffer)
+    block = np.frombuffer(buffer, dtype=np.float32).reshape(-1, 2)
+    samples = unit.events[:, 0] if len(unit.events) else np.zeros(0, dtype=np.int64)
+    events = unit.events.tolist()
+    apply = {NOTE_OFF: lambda c, a, b: synth.noteoff(c, a), CONTROL: synth.control_change, NOTE_ON: synth.noteon}
+    i = 0
+    for c0 in range(0, n_samples, CHUNK):
+        c1 = min(n_samples, c0 + CHUNK)
+        pos = c0
+        j = int(np.searchsorted(samples, c1, side="left"))
+        for s, kind, channel, a, b in events[i:j]:
+            if s > pos:
+                synth.generate_simple(s - pos, buffer=view[(pos - c0) * 8:(s - c0) * 8])
+                pos = s
+            apply[kind](channel, a, b)
+        i = j
+        if c1 > pos:
+            synth.generate_simple(c1 - pos, buffer=view[(pos - c0) * 8:(c1 - c0) * 8])
+        emit(block[:c1 - c0])
+
+
+def _reset(synth, sfid: int) -> None:
+    """Stop every voice and clear channel state, so each pass starts as from a fresh synthesizer."""
+    synth.soundfonts[sfid].reset()
+    scratch = memoryview(bytearray(1024 * 8))
+    for _ in range(200):  # voices end with a 10 ms release: render until silent
+        synth.generate_simple(1024, buffer=scratch)
+        if not np.frombuffer(scratch, dtype=np.float32).any():
+            synth.generate_simple(1024, buffer=scratch)
+            break
+
+
+def _wav(path: Path, mode: str = "w"):
+    import soundfile as sf
+
+    return sf.SoundFile(str(path), mode, samplerate=SAMPLE_RATE, channels=2, subtype="FLOAT", format="WAV")
+
+
+def _wav_for(path: Path, n_samples: int):
+    import soundfile as sf
+
+    fmt = "WAV" if n_samples * 8 < 0xFFFF0000 else "RF64"  # WAV's 4 GB limit (about 3 hours)
+    return sf.SoundFile(str(path), "w", samplerate=SAMPLE_RATE, channels=2, subtype="FLOAT", format=fmt)
+
+
+def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path) -> None:
+    with atomic_path(path) as tmp, _wav_for(tmp, n_samples) as f:
+        render_unit(synth, sfid, unit, n_samples, f.write)
+
+
+def sum_files(parts: list[Path], n_samples: int, out: Path) -> None:
+    """``out`` = sum of the float32 WAVs ``parts`` in list order, chunk by chunk."""
+    import soundfile as sf
+
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(sf.SoundFile(str(p))) for p in parts]
+        tmp = stack.enter_context(atomic_path(out))
+        writer = stack.enter_context(_wav_for(tmp, n_samples))
+        for c0 in range(0, n_samples, CHUNK):
+            n = min(CHUNK, n_samples - c0)
+            total = readers[0].read(n, dtype="float32", always_2d=True)
+            for r in readers[1:]:
+                total += r.read(n, dtype="float32", always_2d=True)
+            writer.write(total)
+
+
+# --------------------------------------------------------------------------- workers
+def _worker_main(conn, soundfont: str) -> None:
+    """Worker process: load the SoundFont, then run jobs until told to stop."""
+    try:
+        t0 = time.perf_counter()
+        synth, sfid = load_synth(soundfont)
+        load_seconds = time.perf_counter() - t0
+        while True:
+            job = conn.recv()
+            if job is None:
+                return
+            units, n_samples, stream, paths = job
+            for unit, path in zip(units, paths):
+                if stream:
+                    render_unit(synth, sfid, unit, n_samples, lambda block: conn.send_bytes(b"A" + block.tobytes()))
+                else:
+                    render_unit_to_file(synth, sfid, unit, n_samples, Path(path))
+            conn.send_bytes(b"D" + repr(load_seconds).encode())
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return
+    except BaseException as exc:  # report anything to the parent, which raises it
+        with contextlib.suppress(Exception):
+            conn.send_bytes(b"E" + f"{type(exc).__name__}: {exc}".encode())
+
+
+class WorkerPool:
+    """``n`` spawned render processes that load the SoundFont as soon as they start."""
+
+    def __init__(self, soundfont: Path, n: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.connections = []
+        self.processes = []
+        for _ in range(n):
+            parent, child = ctx.Pipe(duplex=True)
+            process = ctx.Process(target=_worker_main, args=(child, str(soundfont)), daemon=True)
+            process.start()
+            child.close()
+            self.connections.append(parent)
+            self.processes.append(process)
+
+    def close(self) -> None:
+        for conn in self.connections:
+            with contextlib.suppress(Exception):
+                conn.send(None)
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        for conn in self.connections:
+            conn.close()
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _receive(self, i: int) -> bytes:
+        try:
+            message = self.connections[i].recv_bytes()
+        except EOFError:
+            raise NarrascoreError(f"render worker {i} died (exit code {self.processes[i].exitcode})") from None
+        if message[:1] == b"E":
+            raise NarrascoreError(f"render worker {i} failed: {message[1:].decode(errors='replace')}")
+        return message
+
+    def stream_mix(self, units: list[Unit], n_samples: int, mix: Path) -> list[float]:
+        """One unit per worker, streamed back and summed into ``mix`` chunk by chunk."""
+        assert len(units) <= len(self.connections)
+        for i, unit in enumerate(units):
+            self.connections[i].send(([unit], n_samples, True, [None]))
+        queues = [queue.Queue(maxsize=QUEUE_CHUNKS) for _ in units]
+        n_chunks = -(-n_samples // CHUNK)
+
+        def read(i: int) -> None:
+            try:
+                for _ in range(n_chunks):
+                    queues[i].put(self._receive(i))
+                queues[i].put(self._receive(i))  # done message
+            except BaseException as exc:
+                queues[i].put(exc)
+
+        threads = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(len(units))]
+        for thread in threads:
+            thread.start()
+        with atomic_path(mix) as tmp, _wav_for(tmp, n_samples) as writer:
+            for _ in range(n_chunks):
+                total = None
+                for q in queues:
+                    message = q.get()
+                    if isinstance(message, BaseException):
+                        raise message
+                    block = np.frombuffer(message, dtype=np.float32, offset=1).reshape(-1, 2)
+                    total = block.copy() if total is None else total + block
+                writer.write(total)
+            loads = []
+            for q in queues:
+                message = q.get()
+                if isinstance(message, BaseException):
+                    raise message
+                loads.append(float(message[1:].decode()))
+        for thread in threads:
+            thread.join()
+        return loads
+
+    def render_files(self, units: list[Unit], n_samples: int, paths: list[Path]) -> list[float]:
+        """Units spread over the workers (balanced by cost), each written to its own file."""
+        jobs: list[list[int]] = [[] for _ in self.connections]
+        load = [0.0] * len(jobs)
+        for k in sorted(range(len(units)), key=lambda k: -units[k].cost):
+            i = int(np.argmin(load))
+            jobs[i].append(k)
+            load[i] += units[k].cost
+        busy = [i for i, job in enumerate(jobs) if job]
+        for i in busy:
+            self.connections[i].send(([units[k] for k in jobs[i]], n_samples, False, [str(paths[k]) for k in jobs[i]]))
+        return [float(self._receive(i)[1:].decode()) for i in busy]
+
+
+def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Path, stem_paths: dict[str, Path],
+                 scratch: Path, pool: WorkerPool | None) -> RenderStats:
+    """Render ``units`` into ``mix`` (and their stem files when ``stem_paths`` names each unit).
+
+    Without ``pool`` the units render one after another in this process (spilling to files in
+    ``scratch``); with it, in the workers. Both give identical bytes.
+    """
+    t0 = time.perf_counter()
+    stats = RenderStats(workers=len(pool.processes) if pool else 0)
+    if not units:  # nothing to play: silence of the right length
+        with atomic_path(mix) as tmp, _wav_for(tmp, n_samples) as f:
+            for c0 in range(0, n_samples, CHUNK):
+                f.write(np.zeros((min(CHUNK, n_samples - c0), 2), dtype=np.float32))
+        stats.seconds = time.perf_counter() - t0
+        return stats
+    if stem_paths:
+        paths = [stem_paths[u.name] for u in units]
+    elif len(units) == 1:
+        paths = [mix]
+    else:
+        paths = [scratch / f".{u.name}.render.wav" for u in units]
+    try:
+        if pool is not None and not stem_paths and len(units) <= len(pool.processes) and len(units) > 1:
+            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix)
+        elif pool is not None:
+            stats.font_load_seconds = pool.render_files(units, n_samples, paths)
+            if paths != [mix]:
+                sum_files(paths, n_samples, mix)
+        else:
+            synth, sfid = load_synth(soundfont)
+            for unit, path in zip(units, paths):
+                render_unit_to_file(synth, sfid, unit, n_samples, path)
+            if paths != [mix]:
+                sum_files(paths, n_samples, mix)
+    finally:
+        if not stem_paths:
+            for path in paths:
+                if path != mix:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def default_workers(n_samples: int) -> int:
+    """Two processes (or the CPU count, if smaller) for renders longer than ``INLINE_SECONDS``."""
+    if n_samples < INLINE_SECONDS * SAMPLE_RATE:
+        return 0
+    return max(0, min(2, (os.cpu_count() or 1)))

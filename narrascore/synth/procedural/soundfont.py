@@ -1,0 +1,76 @@
+"""Finding a General MIDI SoundFont and checking that tinysoundfont can play it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ...errors import DependencyError, MediaError
+
+# Best first: MuseScore General (sf3, Debian musescore-general-soundfont-small), FluidR3 GM (sf2).
+SYSTEM_SOUNDFONTS = (
+    "/usr/share/sounds/sf3/MuseScore_General.sf3",
+    "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/sounds/sf3/default-GM.sf3",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/local/share/soundfonts/default.sf2",
+    "/opt/homebrew/share/soundfonts/default.sf2",
+    "/usr/share/sounds/sf2/TimGM6mb.sf2",
+)
+
+
+def require_tinysoundfont():
+    """Import and return ``tinysoundfont``, or raise ``DependencyError`` saying how to install it."""
+    try:
+        import tinysoundfont
+    except ImportError:
+        raise DependencyError(
+            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont` "
+            "(--no-deps skips pyaudio, which only live playback uses)"
+        ) from None
+    return tinysoundfont
+
+
+def bundled_soundfont() -> Path | None:
+    """pretty_midi's bundled TimGM6mb.sf2 (6 MB, small but complete GM set), if installed."""
+    try:
+        import pretty_midi
+    except ImportError:
+        return None
+    path = Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
+    return path if path.is_file() else None
+
+
+def find_soundfont(user_path: str | os.PathLike[str] | None = None, *, candidates: tuple[str, ...] = SYSTEM_SOUNDFONTS) -> Path:
+    """The SoundFont to render with.
+
+    ``user_path`` when given (``MediaError`` if it is missing, unreadable or not an sf2/sf3 file);
+    otherwise the best installed system SoundFont in ``candidates`` order; otherwise pretty_midi's
+    bundled TimGM6mb.sf2. Raises ``DependencyError`` when tinysoundfont is missing or no SoundFont exists.
+    """
+    require_tinysoundfont()
+    if user_path is not None:
+        path = Path(user_path).expanduser()
+        if not path.is_file():
+            raise MediaError(f"{path}: SoundFont not found")
+        if not os.access(path, os.R_OK):
+            raise MediaError(f"{path}: SoundFont is not readable")
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise MediaError(f"{path}: not a SoundFont (sf2/sf3) file")
+        return path
+    for candidate in candidates:
+        path = Path(candidate)
+        if path.is_file() and os.access(path, os.R_OK):
+            return path.resolve()
+    bundled = bundled_soundfont()
+    if bundled is not None:
+        return bundled
+    raise DependencyError(
+        "no General MIDI SoundFont found: install one (Debian: `apt install musescore-general-soundfont-small` "
+        "or `fluid-soundfont-gm`) or pass --soundfont PATH"
+    )

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny synthetic videos (320x180, a few seconds) with known cuts, made once per session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from narrascore.media.synthetic import Segment, make_video
+
+SHORT_SEGMENTS = (
+    Segment(1.2, (200, 60, 50), motion=0.1, audio_db=-30),
+    Segment(1.0, (50, 180, 70), motion=0.0, audio_db=-20, audio_pulse_hz=4),
+    Segment(0.8, (40, 60, 200), motion=0.3, audio_db=-14, audio_pulse_hz=6),
+    Segment(1.0, (230, 220, 200), motion=0.0, audio_db=-36),
+)
+
+
+@dataclass(frozen=True)
+class SyntheticVideo:
+    path: Path
+    cuts: list[float]
+    segments: tuple[Segment, ...]
+
+
+def make_test_video(folder: Path, name: str, segments=SHORT_SEGMENTS, **options) -> SyntheticVideo:
+    """Write ``folder/name`` from ``segments`` (see ``make_video`` for options) and return it with its true cuts."""
+    path = Path(folder) / name
+    cuts = make_video(path, list(segments), **options)
+    return SyntheticVideo(path=path, cuts=cuts, segments=tuple(segments))
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def short_video(media_dir) -> SyntheticVideo:
+    """4 s mp4 (H.264 + AAC) with 3 known hard cuts at 1.2, 2.2 and 3.0 s."""
+    return make_test_video(media_dir, "short.mp4")
+
+
+@pytest.fixture(scope="session")
+def silent_video(media_dir) -> SyntheticVideo:
+    """The same pictures without an audio stream."""
+    return make_test_video(media_dir, "silent.mp4", audio=False)
+
+
+@pytest.fixture(scope="session")
+def video_factory(media_dir):
+    """Call with (name, segments, **make_video options) to get a cached ``SyntheticVideo``."""
+    made: dict[str, SyntheticVideo] = {}
+
+    def factory(name: str, segments=SHORT_SEGMENTS, **options) -> SyntheticVideo:
+        if name not in made:
+            made[name] = make_test_video(media_dir, name, segments, **options)
+        return made[name]
+
+    return factory
