@@ -246,8 +246,10 @@ class Pipeline:
 
         if record.get("midi"):
             midi = self.out / "score.mid"
-            with atomic_path(midi) as tmp:
-                tmp.write_bytes(Path(record["midi"]).read_bytes())
+            if not self._output_fresh("midi", record["key"], midi):
+                with atomic_path(midi) as tmp:
+                    tmp.write_bytes(Path(record["midi"]).read_bytes())
+                self._record_output("midi", record["key"])
             produced["midi"] = midi
 
         scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")

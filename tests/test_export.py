@@ -23,7 +23,6 @@ from narrascore.export import (
     write_figure,
     write_soundtrack,
 )
-from narrascore.export import audio as export_audio
 from narrascore.export import mux as export_mux
 from narrascore.media.features import AudioStats
 from narrascore.media.probe import probe
@@ -166,15 +165,19 @@ def test_stems_get_the_mix_gain(tmp_path):
 
 
 def test_soundtrack_write_failure_leaves_nothing(raw_mix, tmp_path, monkeypatch):
-    def broken(chunks, *args, **kwargs):
-        for i, chunk in enumerate(chunks):
-            if i == 1:
-                raise OSError(28, "No space left on device")
-            yield chunk
+    original_write = sf.SoundFile.write
+    calls = []
 
-    monkeypatch.setattr(export_audio, "limit_stream", broken)
+    def disk_full(self, data):
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return original_write(self, data)
+
+    monkeypatch.setattr(sf.SoundFile, "write", disk_full)
     with pytest.raises(OutputError, match="soundtrack.wav"):
         write_soundtrack(raw_mix, tmp_path / "soundtrack.wav")
+    assert len(calls) == 2
     assert list(tmp_path.iterdir()) == []
 
 

@@ -171,7 +171,8 @@ def write_figure(
     ax_spec.axvline(plan.climax_time, color="#ff6b6b", lw=1.2, alpha=0.9)
     ax_va.plot([plan.climax_time], [climax_arousal], marker="*", ms=14, color="#b22222", mec="white", zorder=5)
     ax_va.annotate("climax", (plan.climax_time, climax_arousal), xytext=(9, -4), textcoords="offset points",
-                   va="top", fontsize=9, color="#b22222", fontweight="bold")
+                   va="top", fontsize=9, color="#b22222", fontweight="bold",
+                   bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
     ax_va.axhline(0.0, color="#999999", lw=0.6)
     ax_va.set_ylim(-1.05, 1.05)
     ax_va.set_ylabel("Valence / arousal")

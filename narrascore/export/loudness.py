@@ -146,8 +146,8 @@ class LoudnessMeter:
         self._clipped += int(np.count_nonzero(ax >= CLIP_LEVEL))
         if self._tp is not None:
             self._true_peak = max(self._true_peak, float(self._tp.envelope(x).max()))
-        y, self._zi = signal.sosfilt(self._sos, x.astype(np.float64), axis=0, zi=self._zi)
-        power = (y * y) @ self._weights  # (n,) channel-weighted squares
+        y, self._zi = signal.sosfilt(self._sos, x, axis=0, zi=self._zi)
+        power = (y * y) @ self._weights  # (n,) channel-weighted squares (float64 from here)
         power = np.concatenate([self._pending, power]) if self._pending.size else power
         whole = power.shape[0] // self._step
         if whole:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -70,7 +69,9 @@ def mux_video(
     out = ensure_writable_dir(out_dir) / output_name(copy_video)
     n_samples = int(round(info.duration * AUDIO_RATE))
     music = _soundtrack_chunks(soundtrack, n_samples)
-    if mix_original_db is not None and info.has_audio:
+    if mix_original_db is not None and not info.has_audio:
+        log.info("%s has no audio to mix under the music; muxing the music alone", video)
+    elif mix_original_db is not None:
         music = _with_original(video, info, soundtrack, music, mix_original_db, speech, true_peak_dbtp)
     try:
         source = av.open(str(video), "r")

@@ -289,7 +289,7 @@ def demo_segments(seconds: float = 120.0) -> list[Segment]:
     -> calm bright resolution. Two fades sit among the hard cuts.
     """
     plan: list[Segment] = []
-    warm = [(225, 180, 140), (210, 170, 130), (235, 195, 150), (215, 185, 145)]
+    warm = [(235, 185, 135), (185, 145, 105), (245, 215, 175), (200, 160, 120)]
     for i, d in enumerate([8.0, 7.0, 8.0, 7.0]):  # 0..30 s: setup
         plan.append(Segment(d, warm[i], motion=0.01, texture=0.2, audio_db=-32, audio_tone_hz=220,
                             transition="fade" if i == 2 else "hard"))
@@ -297,7 +297,7 @@ def demo_segments(seconds: float = 120.0) -> list[Segment]:
     for i, d in enumerate(rising):  # 30..75 s: tension rises
         p = i / (len(rising) - 1)
         level = int(150 - 100 * p)
-        color = (int(level * 0.7), int(level * 0.8), int(level * 1.1 + 20 * (i % 2)))
+        color = (int(level * 0.55), int(level * 0.95), int(level * 1.2)) if i % 2 else (int(level * 0.9), int(level * 0.6), int(level * 1.2))
         plan.append(Segment(d, color, motion=0.05 + 0.3 * p, texture=0.35, audio_db=-30 + 16 * p,
                             audio_pulse_hz=1 + 4 * p, audio_tone_hz=110 + 20 * (i % 3)))
     climax = [0.6, 0.7, 0.6, 0.8, 0.6, 0.7, 0.6, 0.6, 0.8, 0.6, 0.7, 0.6, 0.6, 0.8, 0.7, 0.6, 0.6, 0.7, 0.6, 0.6]

@@ -56,3 +56,6 @@ class Synthesizer(Protocol):
 
 
 SYNTHESIZERS: Registry[Synthesizer] = Registry("synthesizer")
+
+# Built-in backends register themselves on import (the neural ones import torch lazily, when used).
+from . import procedural as _procedural  # noqa: E402,F401

@@ -29,6 +29,7 @@ Deterministic: every random choice comes from ``numpy.random.default_rng([concep
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,7 @@ class Score:
     cue_starts: list[tuple[float, str]]
     duration: float
     beats_per_bar: int
+    chords: list[tuple[float, Chord]] = field(default_factory=list)  # harmonic rhythm: (start s, chord)
 
     def tempo_bpm(self) -> np.ndarray:
         return 60.0 / np.diff(self.beat_times)
@@ -181,13 +183,20 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         _clean_overlaps(track, plan.duration)
         _dynamics(track, grid, bars, pattern)
 
-    cuts = [(s.start, f"scene {i}: {s.caption}"[:120]) for i, s in enumerate(plan.scenes)]
+    cuts = [(s.start, _ascii(f"scene {i}: {s.caption}")[:120]) for i, s in enumerate(plan.scenes)]
     cue_marks = [(c.start, f"cue {i}: {c.key} {c.mode} {c.tempo:.0f} BPM") for i, c in enumerate(concept.cues)]
     return Score(
         tracks=list(groups.values()), beat_times=grid,
         bar_starts=np.array([m[0] for m in bars_meta]), bar_beats=np.array([m[1] for m in bars_meta]),
         scene_cuts=cuts, cue_starts=cue_marks, duration=plan.duration, beats_per_bar=bpb,
+        chords=[c for bar in bars for c in bar.chords],
     )
+
+
+def _ascii(text: str) -> str:
+    """Marker text as plain ASCII (MIDI meta text is read as Latin-1 by most tools)."""
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2018", "'").replace("\u2019", "'")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _cue_key(cue: Cue) -> tuple[int, str]:
@@ -219,11 +228,9 @@ def _harmonise(bars_meta, grid, concept, sample, rng, n_segments) -> list[Bar]:
         for j, (b0, nb, _, _) in enumerate(metas):
             t0, t1 = float(grid[b0]), float(grid[b0 + nb])
             mid = float(grid[b0 + nb // 2]) if nb >= 2 else None
-            if last_segment and j == n - 1:
+            if last_segment and j == n - 1:  # the piece ends on its tonic
                 chords = [(t0, chord(TONIC[mode], tonic, mode))]
-                if n == 1 and mid is not None:
-                    chords = [(t0, chord(dominant, tonic, mode)), (mid, chord(TONIC[mode], tonic, mode))]
-            elif last_segment and j == n - 2:
+            elif last_segment and j == n - 2 and j > 0:
                 chords = [(t0, chord(dominant, tonic, mode))]
             elif j == n - 1:  # cadence into the next segment's tonic, which sounds on the cut
                 if n == 1:
@@ -274,6 +281,7 @@ def _play(part: Part, bars: list[Bar], pattern, motif: Motif, concept: MusicConc
         return _melody(bars, pattern, motif)
     notes = []
     previous = None
+    sounding: dict[int, int] = {}  # pad pitch -> index of its note in ``notes``
     for bar in bars:
         for k, (t0, ch) in enumerate(bar.chords):
             t1 = bar.chords[k + 1][0] if k + 1 < len(bar.chords) else bar.end
@@ -289,8 +297,19 @@ def _play(part: Part, bars: list[Bar], pattern, motif: Motif, concept: MusicConc
             elif role == "pad":
                 if float(arousal.mean()) >= pattern.pad_min_arousal:
                     figure = pad_figure(ch, t0, t1, float(arousal.mean()), previous)
+                    tied: dict[int, int] = {}
+                    for s, e, p, v in figure:  # common tones are tied over, not struck again (legato)
+                        i = sounding.get(p)
+                        if i is not None and abs(notes[i][1] - s) < 1e-9:
+                            notes[i] = (notes[i][0], e, p, notes[i][3])
+                            tied[p] = i
+                        else:
+                            notes.append((s, e, p, v))
+                            tied[p] = len(notes) - 1
+                    sounding = tied
                     previous = tuple(p for _, _, p, _ in figure)
-                    notes.extend(figure)
+                else:
+                    previous, sounding = None, {}
     return notes
 
 

@@ -109,7 +109,10 @@ def voicing(ch: Chord, center: int, size: int = 4, previous: tuple[int, ...] | N
         # avoid doubling every voice onto the same pitch; keep register near center
         notes = _spread(notes, pcs)
         shift = round((center - sum(notes) / len(notes)) / 12) * 12
-        return tuple(n + shift for n in notes)
+        notes = [n + shift for n in notes]
+        if notes[-1] - notes[0] <= 14 and center - 12 <= notes[0] and notes[-1] <= center + 12:
+            return tuple(notes)
+        # voice leading drifted too wide or too far from centre: start again in close position
     start = snap_to_chord(center - 5, ch)
     notes = [start]
     while len(notes) < size:

@@ -147,17 +147,18 @@ def _reset(synth, sfid: int) -> None:
             break
 
 
-def _wav(path: Path, mode: str = "w"):
-    import soundfile as sf
-
-    return sf.SoundFile(str(path), mode, samplerate=SAMPLE_RATE, channels=2, subtype="FLOAT", format="WAV")
+SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command; its PEAK chunk holds a timestamp
 
 
 def _wav_for(path: Path, n_samples: int):
+    """A float32 stereo writer without libsndfile's timestamped PEAK chunk (same audio, same bytes)."""
     import soundfile as sf
 
     fmt = "WAV" if n_samples * 8 < 0xFFFF0000 else "RF64"  # WAV's 4 GB limit (about 3 hours)
-    return sf.SoundFile(str(path), "w", samplerate=SAMPLE_RATE, channels=2, subtype="FLOAT", format=fmt)
+    f = sf.SoundFile(str(path), "w", samplerate=SAMPLE_RATE, channels=2, subtype="FLOAT", format=fmt)
+    with contextlib.suppress(AttributeError):  # soundfile internals: without them only the header varies
+        sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    return f
 
 
 def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path) -> None:

@@ -1,0 +1,262 @@
+"""The procedural synthesizer: composition on the cuts, MIDI, rendering length/stems/determinism, SoundFonts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from narrascore.artifacts import KEYS, Cut, Shots
+from narrascore.concept import conceive
+from narrascore.errors import ArtifactError, DependencyError, MediaError
+from narrascore.synth import SAMPLE_RATE, SYNTHESIZERS, RenderRequest
+from narrascore.synth.procedural import ProceduralSynthesizer, compose
+from narrascore.synth.procedural.harmony import chord, voicing
+from narrascore.synth.procedural.soundfont import bundled_soundfont, find_soundfont
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_concept import make_plan  # noqa: E402
+
+STYLES = ("orchestral", "piano", "ambient", "electronic", "rock")
+SPEC = [(6.0, 0.4, -0.7, "setup"), (5.3, -0.6, 0.85, "climax"), (4.7, 0.3, -0.1, "resolution")]
+N = round(16.0 * SAMPLE_RATE)
+
+
+@pytest.fixture(scope="module")
+def small_font() -> str:
+    font = bundled_soundfont()
+    if font is None:
+        pytest.skip("pretty_midi's TimGM6mb.sf2 is not installed")
+    return str(font)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return make_plan(SPEC)
+
+
+@pytest.fixture(scope="module")
+def shots(plan):
+    return Shots((Cut(2.7, 1.0), Cut(6.0, 1.0), Cut(8.9, 0.9), Cut(11.3, 1.0)), "test", plan.duration)
+
+
+def render(plan, concept, shots, folder: Path, font: str, *, stems=False, workers=0, n=N):
+    synth = ProceduralSynthesizer(workers=workers)
+    return synth.render(plan, concept, shots, RenderRequest(n_samples=n, work_dir=folder, stems=stems, soundfont=font))
+
+
+@pytest.fixture(scope="module")
+def rendered(plan, shots, small_font, tmp_path_factory):
+    out = {}
+    for style in STYLES:
+        concept = conceive(plan, style=style)
+        out[style] = (concept, render(plan, concept, shots, tmp_path_factory.mktemp(style), small_font, stems=True))
+    return out
+
+
+def read(path) -> np.ndarray:
+    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    assert rate == SAMPLE_RATE
+    return audio
+
+
+def sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- composition
+def test_registered():
+    assert isinstance(SYNTHESIZERS.create("procedural"), ProceduralSynthesizer)
+
+
+def test_downbeat_and_chord_change_on_every_scene_cut(plan, shots):
+    for style in STYLES:
+        score = compose(plan, conceive(plan, style=style), shots)
+        bar_times = score.beat_times[score.bar_starts]
+        for scene in plan.scenes:
+            assert np.abs(bar_times - scene.start).min() < 1e-6  # a new bar starts exactly on the cut
+        onsets = np.array(sorted(n[0] for t in score.tracks for n in t.notes))
+        for scene in plan.scenes:
+            assert np.abs(onsets - scene.start).min() < 0.05
+
+
+def test_cadence_resolves_on_the_cut(plan):
+    for style in STYLES:
+        concept = conceive(plan, style=style)
+        score = compose(plan, concept)
+        starts = np.array([t for t, _ in score.chords])
+        for cue in concept.cues[1:]:
+            i = int(np.flatnonzero(np.abs(starts - cue.start) < 1e-6)[0])
+            before, at = score.chords[i - 1][1], score.chords[i][1]
+            assert at.numeral in ("I", "i") and at.root == KEYS.index(cue.key)
+            assert before.numeral in ("V", "V7") and before.root == (at.root + 7) % 12  # V-I on the cut
+
+
+def test_midi_markers_tracks_and_onsets(rendered, plan):
+    concept, result = rendered["orchestral"]
+    midi = pretty_midi.PrettyMIDI(str(result.midi))
+    raw = mido.MidiFile(str(result.midi))
+    names = [t.name for t in raw.tracks]
+    assert {"melody", "harmony", "bass", "pad", "percussion"} <= set(names)
+    ticks, markers = 0, []
+    for message in raw.tracks[0]:
+        ticks += message.time
+        if message.type == "marker":
+            markers.append(midi.tick_to_time(ticks))
+    assert len(markers) == len(plan.scenes)
+    for scene, marker in zip(plan.scenes, markers):
+        assert abs(marker - scene.start) < 0.005
+    onsets = np.array([n.start for i in midi.instruments for n in i.notes])
+    for scene in plan.scenes:
+        assert np.abs(onsets - scene.start).min() < 0.05
+    tempi = midi.get_tempo_changes()[1]
+    assert tempi.max() > tempi.min() + 20  # the tempo map follows the cues
+
+
+def test_voicing_is_smooth():
+    c_major, f_major = chord("I", 0, "major"), chord("IV", 0, "major")
+    first = voicing(c_major, 62)
+    second = voicing(f_major, 62, previous=first)
+    assert {p % 12 for p in second} == {0, 5, 9}
+    assert sum(abs(a - b) for a, b in zip(first, second)) <= 6
+
+
+def test_bad_instrument_in_concept(plan):
+    concept = dataclasses.replace(conceive(plan), instruments=("melody:Kazoo 3000",))
+    with pytest.raises(ArtifactError, match="Kazoo"):
+        compose(plan, concept)
+
+
+# --------------------------------------------------------------------------- rendering
+def test_exact_length_and_format(rendered):
+    for style, (_concept, result) in rendered.items():
+        info = sf.info(str(result.mix))
+        assert (info.frames, info.channels, info.samplerate, info.subtype) == (N, 2, SAMPLE_RATE, "FLOAT"), style
+        for path in result.stems.values():
+            assert sf.info(str(path)).frames == N
+    assert not list(result.mix.parent.glob(".*"))  # no temporary files left behind
+
+
+def test_stems_sum_to_mix(rendered):
+    for style, (_concept, result) in rendered.items():
+        assert set(result.stems) <= {"melody", "harmony", "bass", "pad", "percussion"}
+        total = sum(read(p) for p in result.stems.values())
+        np.testing.assert_allclose(total, read(result.mix), atol=1e-6, err_msg=style)
+
+
+def test_styles_sound_different(rendered):
+    mixes = {style: read(result.mix)[:, 0] for style, (_c, result) in rendered.items()}
+    for a in STYLES:
+        for b in STYLES:
+            if a < b:
+                assert not np.allclose(mixes[a], mixes[b], atol=1e-3)
+
+
+def test_louder_and_denser_when_aroused(rendered):
+    for style, (concept, result) in rendered.items():
+        audio = read(result.mix).mean(axis=1)
+        midi = pretty_midi.PrettyMIDI(str(result.midi))
+        onsets = np.array([n.start for i in midi.instruments for n in i.notes])
+        low, high = concept.cues[0], concept.cues[1]
+        assert high.arousal > low.arousal
+
+        def rms(cue):
+            return float(np.sqrt(np.mean(audio[round(cue.start * SAMPLE_RATE):round(cue.end * SAMPLE_RATE)] ** 2)))
+
+        def rate(cue):
+            return np.count_nonzero((onsets >= cue.start) & (onsets < cue.end)) / (cue.end - cue.start)
+
+        assert rms(high) > 2 * rms(low), style
+        assert rate(high) > 1.5 * rate(low), style
+
+
+def test_no_clicks_at_cue_boundaries(rendered):
+    for style, (concept, result) in rendered.items():
+        mono = read(result.mix).mean(axis=1)
+        jumps = np.abs(np.diff(mono))
+        for cue in concept.cues[1:]:
+            i = round(cue.start * SAMPLE_RATE)
+            near = jumps[i - 480:i + 480].max()  # +-10 ms around the tempo change
+            level = np.abs(mono[i - 4800:i + 4800]).max()
+            typical = np.percentile(jumps[i - SAMPLE_RATE:i + SAMPLE_RATE], 99.9)
+            assert near < 0.6 * level, style
+            assert near < 2.5 * typical, style
+
+
+def test_deterministic_given_seed(plan, shots, small_font, tmp_path):
+    concept = conceive(plan, style="electronic", seed=7)
+    a = render(plan, concept, shots, tmp_path / "a", small_font)
+    b = render(plan, concept, shots, tmp_path / "b", small_font)
+    assert sha(a.mix) == sha(b.mix) and sha(a.midi) == sha(b.midi)
+    c = render(plan, dataclasses.replace(concept, seed=8), shots, tmp_path / "c", small_font)
+    assert sha(a.mix) != sha(c.mix)
+
+
+def test_worker_processes_give_the_same_bytes(plan, shots, small_font, tmp_path):
+    concept = conceive(plan, style="rock", seed=2)
+    inline = render(plan, concept, shots, tmp_path / "inline", small_font, workers=0)
+    pooled = render(plan, concept, shots, tmp_path / "pooled", small_font, workers=2)
+    assert sha(inline.mix) == sha(pooled.mix)
+    inline_stems = render(plan, concept, shots, tmp_path / "inline_stems", small_font, workers=0, stems=True)
+    pooled_stems = render(plan, concept, shots, tmp_path / "pooled_stems", small_font, workers=2, stems=True)
+    assert sha(inline_stems.mix) == sha(pooled_stems.mix)
+    assert all(sha(inline_stems.stems[g]) == sha(pooled_stems.stems[g]) for g in inline_stems.stems)
+
+
+def test_output_is_padded_or_truncated_to_n_samples(plan, shots, small_font, tmp_path):
+    concept = conceive(plan, style="piano")
+    for n in (N - 12_345, N + 9_999):
+        result = render(plan, concept, shots, tmp_path / str(n), small_font, n=n)
+        assert sf.info(str(result.mix)).frames == n
+
+
+# --------------------------------------------------------------------------- SoundFonts
+def test_missing_soundfont(plan, shots, tmp_path):
+    with pytest.raises(MediaError, match="not found"):
+        find_soundfont(tmp_path / "nope.sf2")
+    bogus = tmp_path / "bogus.sf2"
+    bogus.write_bytes(b"not a soundfont at all")
+    with pytest.raises(MediaError, match="not a SoundFont"):
+        find_soundfont(bogus)
+    with pytest.raises(MediaError):
+        render(plan, conceive(plan), shots, tmp_path / "out", str(tmp_path / "nope.sf2"))
+
+
+def test_soundfont_search_order(tmp_path, small_font):
+    header = b"RIFF\x00\x00\x00\x00sfbk"
+    good, better = tmp_path / "good.sf2", tmp_path / "better.sf3"
+    good.write_bytes(header)
+    better.write_bytes(header)
+    assert find_soundfont(candidates=(str(tmp_path / "missing.sf3"), str(better), str(good))) == better.resolve()
+    assert find_soundfont(candidates=(str(tmp_path / "missing.sf3"),)) == Path(small_font)
+
+
+def test_best_system_soundfont_is_preferred():
+    best = Path("/usr/share/sounds/sf3/MuseScore_General.sf3")
+    if not best.is_file():
+        pytest.skip("MuseScore_General.sf3 is not installed")
+    assert find_soundfont() == best.resolve()
+
+
+def test_missing_tinysoundfont(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)
+    with pytest.raises(DependencyError, match="pip install --no-deps tinysoundfont"):
+        find_soundfont()
+
+
+def test_registers_stay_put_over_a_long_score():
+    rng = np.random.default_rng(0)
+    spec = [(float(rng.uniform(6, 30)), float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)), "rising") for _ in range(30)]
+    long_plan = make_plan(spec)
+    for style in STYLES:
+        score = compose(long_plan, conceive(long_plan, style=style))
+        for track in score.tracks:
+            pitches = [n[2] for n in track.notes]
+            assert 24 <= min(pitches) and max(pitches) <= 100, (style, track.name)
