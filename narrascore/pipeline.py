@@ -62,6 +62,7 @@ class Pipeline:
         self.options = options
         self.reporter = reporter or SilentReporter()
         self.reused: list[str] = []
+        self.written: set[str] = set()
 
     # ------------------------------------------------------------------ cache helpers
     def _cached(self, cls: type[A], key: str) -> A | None:
@@ -69,6 +70,8 @@ class Pipeline:
         if not path.exists():
             return None
         stored = read_artifact(cls, path)
+        if path.name in self.written:
+            return stored.artifact
         if stored.hand_edited:
             self.reporter.note(f"keeping hand-edited {path.name}")
             self.reused.append(path.name)
@@ -134,6 +137,7 @@ class Pipeline:
             if shots is None:
                 shots = scanned
                 save_artifact(shots, self.out, key=scan_key)
+                self.written.add(Shots.FILENAME)
         audio = None
         if need_stats and info.has_audio:
             audio_key = stage_key("audio", media=info.content_hash, hop=self.options.hop)
@@ -269,7 +273,8 @@ class Pipeline:
         figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots)})
         if not self._output_fresh("figure", figure_key, figure):
             with self.reporter.stage("figure"):
-                write_figure(figure, soundtrack=soundtrack, plan=plan, cuts=[s.start for s in plan.scenes[1:]])
+                write_figure(figure, soundtrack=soundtrack, plan=plan, cuts=[s.start for s in plan.scenes[1:]],
+                             shot_cuts=shots.cut_times())
             self._record_output("figure", figure_key)
         produced["figure"] = figure
         return produced

@@ -120,6 +120,7 @@ def write_figure(
     soundtrack: Path,
     plan: NarrativePlan,
     cuts: list[float],
+    shot_cuts: list[float] | None = None,
     measured: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     title: str | None = None,
 ) -> Path:
@@ -127,7 +128,7 @@ def write_figure(
 
     Top: mel spectrogram of ``soundtrack`` (dB). Bottom: the plan's narrative valence and arousal in [-1, 1]
     on the same time axis (s), scene arc roles as shaded bands with labels, scene cuts as vertical lines
-    (``cuts`` in s), the climax marked; ``measured`` = (times s, valence, arousal) of the music, dashed.
+    (``cuts`` in s), every shot cut as a tick along the bottom (``shot_cuts``), the climax marked; ``measured`` = (times s, valence, arousal) of the music, dashed.
     """
     import matplotlib
 
@@ -159,6 +160,8 @@ def write_figure(
         for ax in (ax_spec, ax_va):
             ax.axvline(t, color="white" if ax is ax_spec else "#555555", lw=0.8, ls=":", alpha=0.8)
 
+    if shot_cuts:
+        ax_va.vlines(shot_cuts, -1.0, -0.88, color="#333333", lw=0.8, alpha=0.7, label="shot cuts")
     t_plan = np.asarray(plan.times)
     ax_va.plot(t_plan, plan.valence, color="#1f77b4", lw=2.0, label="valence (narrative)")
     ax_va.plot(t_plan, plan.arousal, color="#d62728", lw=2.0, label="arousal (narrative)")
@@ -179,7 +182,7 @@ def write_figure(
     ax_va.set_xlabel("Time (s)")
     ax_va.set_xlim(0, duration)
     ax_va.grid(axis="y", color="#e5e5e5", lw=0.6)
-    ax_va.legend(loc="lower left", fontsize=8, ncol=4 if measured is not None else 2, framealpha=0.85)
+    ax_va.legend(loc="upper right", fontsize=8, ncol=4 if measured is not None else 2, framealpha=0.85)
     for ax in (ax_spec, ax_va):
         ax.spines[["top", "right"]].set_visible(False)
     try:
