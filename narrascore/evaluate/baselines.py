@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from ..artifacts import NarrativePlan, Scene, to_data, validate
+from ..artifacts import MusicConcept, NarrativePlan, Scene, to_data, validate
 from ..fileio import canonical_hash
 
 
@@ -77,6 +77,30 @@ def shuffled_plan(plan: NarrativePlan, seed: int = 0) -> NarrativePlan:
         plan, scenes=tuple(scenes), valence=tuple(float(x) for x in val[idx]), arousal=tuple(float(x) for x in aro[idx]),
         climax_time=float(min(max(climax, 0.0), plan.duration)), reasoner=f"{plan.reasoner}+shuffled",
         scenes_fingerprint=_fingerprint(tuple(scenes)),
+    )
+    validate(out)
+    return out
+
+
+def baseline_concept(concept: MusicConcept, plan: NarrativePlan) -> MusicConcept:
+    """``concept``'s Global Semantic Anchor with a cue plan derived from ``plan`` (a baseline's curve).
+
+    Style, instruments, home key and mode, meter, seed and anchor prompt stay ours; the cues (their
+    bounds, tempo, intensity, key and E_local) are derived from ``plan`` as ``concept.conceive``
+    derives ours. Our own cues carry the story's affect, so a baseline curve rendered with them would
+    get the story back at cue level: the composer follows each cue's intensity.
+    """
+    from ..artifacts import KEYS
+    from ..concept import conceive, transpose_key
+
+    derived = conceive(plan, style=concept.style, seed=concept.seed)
+    cues = derived.cues
+    if derived.mode == concept.mode and derived.key != concept.key:  # home key edited by hand: move the cues with it
+        shift = KEYS.index(concept.key) - KEYS.index(derived.key)
+        cues = tuple(dataclasses.replace(c, key=transpose_key(c.key, shift)) for c in cues)
+    out = dataclasses.replace(
+        concept, cues=cues, tempo_min=min(concept.tempo_min, derived.tempo_min),
+        tempo_max=max(concept.tempo_max, derived.tempo_max),
     )
     validate(out)
     return out

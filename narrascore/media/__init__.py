@@ -9,7 +9,6 @@ One-call use::
 
 from .audio import audio_stats, iter_audio
 from .cuts import CutDetector, CutOptions
-from .demo import make_demo
 from .features import AudioStats, SubtitleLine, VideoStats
 from .probe import find_sidecar_subtitles, probe
 from .scan import iter_frames, scan_video
@@ -28,7 +27,6 @@ __all__ = [
     "find_sidecar_subtitles",
     "iter_audio",
     "iter_frames",
-    "make_demo",
     "make_demo_video",
     "make_video",
     "parse_subtitles",

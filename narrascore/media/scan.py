@@ -96,6 +96,15 @@ class _StatsAccumulator:
         return VideoStats(times=a[:, 0], luma_mean=a[:, 1], luma_std=a[:, 2], saturation=a[:, 3], warmth=a[:, 4], motion=a[:, 5])
 
 
+def _open_video_decoder(container: av.container.InputContainer, path: str | os.PathLike[str], *, fast: bool) -> av.VideoStream:
+    """The video stream, set up for threaded decoding (and reference frames only when ``fast``)."""
+    stream = video_stream(container, path)
+    stream.thread_type = "AUTO"
+    if fast:
+        stream.codec_context.skip_frame = "NONREF"
+    return stream
+
+
 def scan_video(
     path: str | os.PathLike[str],
     info: MediaInfo,
@@ -116,10 +125,7 @@ def scan_video(
     packet_pts: list[int] = []
     decoded_pts: list[int] = []
     with open_media(path) as container:
-        stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
-        if fast:
-            stream.codec_context.skip_frame = "NONREF"
+        stream = _open_video_decoder(container, path, fast=fast)
         tb = float(stream.time_base)
         origin_ticks: int | None = stream.start_time
         next_report = 1.0
@@ -194,10 +200,7 @@ def iter_frames(
     width, height = size
     k = 0
     with open_media(path) as container:
-        stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
-        if fast:
-            stream.codec_context.skip_frame = "NONREF"
+        stream = _open_video_decoder(container, path, fast=fast)
         tb = float(stream.time_base)
         origin = stream.start_time
         previous: av.VideoFrame | None = None
