@@ -23,12 +23,12 @@ def main() -> None:
     from scenedetect import ContentDetector, detect
 
     imported = time.perf_counter() - T0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     detector = ContentDetector(threshold=float(sys.argv[2])) if len(sys.argv) > 2 else ContentDetector()
     scenes = detect(sys.argv[1], detector)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     cuts = [float(first.seconds) for first, _ in scenes[1:]]
-    print(json.dumps({"seconds": seconds, "import": imported, "cuts": cuts,
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "import": imported, "cuts": cuts,
                       "versions": {"scenedetect": scenedetect.__version__, "opencv": cv2.__version__}}))
 
 

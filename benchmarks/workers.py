@@ -38,10 +38,10 @@ def cuts(video: str, fast: bool) -> dict:
     from narrascore.media import probe, scan_video
 
     info = probe(video)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     _, shots = scan_video(video, info, fast=fast)
-    seconds = time.perf_counter() - t
-    return {"seconds": seconds, "fps": info.fps, "duration": info.duration,
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    return {"seconds": seconds, "cpu_seconds": cpu, "fps": info.fps, "duration": info.duration,
             "cuts": [{"time": c.time, "kind": c.kind} for c in shots.cuts]}
 
 

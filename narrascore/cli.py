@@ -188,5 +188,55 @@ def demo(
     _guarded(action)
 
 
+@app.command()
+def evaluate(
+    folder: Optional[Path] = typer.Argument(None, help="An output folder written by `score` (evaluates its soundtrack.wav)."),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Any soundtrack (any format FFmpeg reads) to evaluate instead."),
+    video: Optional[Path] = typer.Option(None, "--video", help="The video --audio was made for (its story is analysed if needed)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for --audio (default: <video or audio name>.narrascore)."),
+    baselines: Optional[bool] = typer.Option(None, "--baselines/--no-baselines",
+                                             help="Also render and evaluate the fixed-mood, shuffled and original-audio baselines "
+                                                  "(default: on for an output folder, off for --audio)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the shuffled baseline."),
+    synth: str = SYNTH, soundfont: Optional[str] = SOUNDFONT, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
+    force: bool = FORCE, progress: bool = PROGRESS,
+) -> None:
+    """Measure how well a soundtrack follows its story: report.json, figure.png and baselines; or emotion.json for audio alone."""
+    from .errors import OptionError
+    from .evaluate import run as ev
+    from .progress import default_reporter
+
+    def action() -> None:
+        if (folder is None) == (audio is None):
+            raise OptionError("give either an output folder or --audio FILE (with --video V to compare with its story)")
+        if video is not None and audio is None:
+            raise OptionError("--video needs --audio FILE (the soundtrack to evaluate)")
+        if out is not None and folder is not None:
+            raise OptionError("-o/--out goes with --audio; an output folder is evaluated in place")
+        reporter = default_reporter(progress and sys.stderr.isatty())
+        options = _options(synth=synth, soundfont=soundfont, loudness=loudness, true_peak=true_peak, force=force)
+        if audio is not None and video is None:
+            ev.check_baselines_option(audio_only=True, baselines=baselines)
+            curve, path = ev.analyse_music(audio, out or _default_out(audio))
+            typer.echo(f"mean valence {curve.mean_valence:+.3f}, mean arousal {curve.mean_arousal:+.3f}")
+            typer.echo(f"  emotion    {path}")
+            return
+        if audio is not None:
+            result = ev.evaluate_soundtrack(audio, video, out or _default_out(video), options=options,
+                                            baselines=bool(baselines), seed=seed, reporter=reporter)
+        else:
+            result = ev.evaluate_folder(folder, options=options, baselines=baselines is not False, seed=seed, reporter=reporter)
+        from rich.console import Console
+
+        Console(soft_wrap=True).print(ev.summary_table(result))
+        for note in result.notes:
+            typer.echo(f"  {note}")
+        typer.echo(f"  report     {result.report_path}")
+        if result.figure is not None:
+            typer.echo(f"  figure     {result.figure}")
+
+    _guarded(action)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

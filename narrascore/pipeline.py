@@ -127,12 +127,14 @@ class Pipeline:
         from .media import audio_stats, scan_video
 
         scan_key = stage_key("scan", media=info.content_hash, fast=self.options.fast_decode)
+        stats_key = stage_key("stats", scan=scan_key, sample_hz=self.options.sample_hz)
         shots = self._cached(Shots, scan_key)
-        video_npz = self._stats_cache("video", scan_key)
+        video_npz = self._stats_cache("video", stats_key)
         stats = _load_stats(VideoStats, video_npz) if need_stats else None
         if shots is None or (need_stats and stats is None):
             with self.reporter.stage("scan video", total=info.duration) as advance:
-                stats, scanned = scan_video(video, info, fast=self.options.fast_decode, progress=advance)
+                stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
+                                            sample_hz=self.options.sample_hz, progress=advance)
             _save_stats(stats, video_npz)
             if shots is None:
                 shots = scanned

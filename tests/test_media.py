@@ -166,7 +166,7 @@ def test_video_stats_follow_brightness_warmth_and_motion(video_factory):
         Segment(1.0, (128, 128, 128), motion=0.0, texture=0.2),  # grey
     )
     video = video_factory("stats.mp4", segments, audio=False)
-    stats, _ = scan_video(video.path, probe(video.path), fast=False)
+    stats, _ = scan_video(video.path, probe(video.path), fast=False, sample_hz=25.0)
     assert len(stats) == 75 and np.all(np.diff(stats.times) > 0)
     a, b, c = (slice(3, 22), slice(28, 47), slice(53, 72))
     assert stats.luma_mean[a].mean() > stats.luma_mean[b].mean() + 0.3
@@ -176,6 +176,20 @@ def test_video_stats_follow_brightness_warmth_and_motion(video_factory):
     for name in ("luma_mean", "saturation"):
         values = getattr(stats, name)
         assert np.all((values >= 0) & (values <= 1))
+
+
+def test_video_stats_are_sampled_at_the_requested_rate(video_factory):
+    segments = (Segment(1.0, (230, 200, 160)), Segment(1.0, (30, 40, 90), motion=0.5, texture=0.4))
+    video = video_factory("sampled.mp4", segments, audio=False)
+    info = probe(video.path)
+    every, _ = scan_video(video.path, info, fast=False, sample_hz=25.0)
+    sampled, _ = scan_video(video.path, info, fast=False, sample_hz=4.0)
+    assert len(sampled) == 8
+    # each row is the mean of its interval's frames
+    first = every.times < 0.25
+    assert sampled.times[0] == pytest.approx(every.times[first].mean())
+    assert sampled.luma_mean[0] == pytest.approx(every.luma_mean[first].mean())
+    assert sampled.motion[-1] == pytest.approx(every.motion[every.times >= 1.75].mean())
 
 
 def test_progress_is_reported(short_video):

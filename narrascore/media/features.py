@@ -14,13 +14,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VideoStats:
-    """Cheap statistics of every decoded frame, shape ``(n,)`` each, computed on a low-resolution copy.
+    """Cheap frame statistics sampled at the scan's ``sample_hz``, shape ``(n,)`` each, from low-resolution copies.
 
-    times: presentation time of each decoded frame (s), increasing.
+    Each row averages the decoded frames of one sampling interval. times: their mean presentation time (s), increasing.
     luma_mean: mean luma in [0, 1]; luma_std: its standard deviation (contrast) in [0, 0.5].
     saturation: mean chroma magnitude in [0, 1]; warmth: mean (Cr - Cb) in [-1, 1] (warm > 0, cool < 0).
     motion: mean absolute luma difference to the previous decoded frame per second of gap,
-        with global brightness change removed, in luma units per second (0 for the first frame).
+        with global brightness change removed, in luma units per second (0 for the first frame),
+        averaged over the interval.
     """
 
     times: np.ndarray

@@ -70,9 +70,19 @@ class FrameReducer:
 
 
 class _StatsAccumulator:
-    def __init__(self) -> None:
-        self.rows: list[tuple[float, float, float, float, float, float]] = []
+    """Per-frame statistics, averaged into one row per sampling interval of ``1 / sample_hz`` seconds.
+
+    Motion is measured between consecutive decoded frames (so its scale does not depend on the
+    sampling rate) and averaged over the interval like the other statistics.
+    """
+
+    def __init__(self, sample_hz: float) -> None:
+        self.sample_hz = sample_hz
+        self.rows: list[tuple[float, ...]] = []
         self._prev: tuple[float, np.ndarray, float] | None = None
+        self._bin: int | None = None
+        self._sums = np.zeros(6)
+        self._count = 0
 
     def add(self, t: float, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
         n = y.size
@@ -89,9 +99,21 @@ class _StatsAccumulator:
             if t > t0:
                 motion = float(np.abs(y - y0 - np.float32(mean - m0)).sum()) / n / (t - t0)
         self._prev = (t, y, mean)
-        self.rows.append((t, mean, std, saturation, warmth, motion))
+        sample = int(t * self.sample_hz + 1e-6)  # a frame on an interval boundary opens the new interval
+        if sample != self._bin:
+            self._emit()
+            self._bin = sample
+        self._sums += (t, mean, std, saturation, warmth, motion)
+        self._count += 1
+
+    def _emit(self) -> None:
+        if self._count:
+            self.rows.append(tuple(self._sums / self._count))
+        self._sums[:] = 0.0
+        self._count = 0
 
     def result(self) -> VideoStats:
+        self._emit()
         a = np.asarray(self.rows, dtype=np.float64).reshape(-1, 6)
         return VideoStats(times=a[:, 0], luma_mean=a[:, 1], luma_std=a[:, 2], saturation=a[:, 3], warmth=a[:, 4], motion=a[:, 5])
 
@@ -110,17 +132,19 @@ def scan_video(
     info: MediaInfo,
     *,
     fast: bool = True,
+    sample_hz: float = 4.0,
     cut_options: CutOptions | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[VideoStats, Shots]:
-    """Decode the video once and return per-frame statistics and the shot cuts.
+    """Decode the video once and return frame statistics sampled at ``sample_hz`` and the shot cuts.
 
-    ``fast`` skips non-reference frames (statistics then cover the decoded frames only; cuts are
-    still exact to the frame). ``progress`` is called with the seconds decoded so far, about
+    Every decoded frame is reduced to a low-resolution copy for cut detection; its statistics are
+    averaged into one ``VideoStats`` row per ``1 / sample_hz`` seconds. ``fast`` skips
+    non-reference frames (statistics then cover the decoded frames only; cuts are still exact to the frame). ``progress`` is called with the seconds decoded so far, about
     once per second of video. Times are seconds from the first frame.
     """
     reduce = FrameReducer(info.width, info.height)
-    stats = _StatsAccumulator()
+    stats = _StatsAccumulator(sample_hz)
     detector = CutDetector(cut_options)
     packet_pts: list[int] = []
     decoded_pts: list[int] = []
