@@ -216,11 +216,11 @@ class Pipeline:
             return record
         synth = SYNTHESIZERS.create(self.options.synth)
         render_dir = ensure_writable_dir(self.work / "render")
-        with self.reporter.stage("compose+render"):
+        with self.reporter.stage("compose+render", total=info.duration) as advance:
             result = synth.render(
                 plan, concept, shots,
                 RenderRequest(n_samples=n_samples, work_dir=render_dir, stems=self.options.stems,
-                              soundfont=self.options.soundfont, seed=concept.seed),
+                              soundfont=self.options.soundfont, seed=concept.seed, progress=advance),
             )
         record = {
             "key": key, "mix": str(result.mix), "n_samples": result.n_samples,
@@ -265,9 +265,10 @@ class Pipeline:
             if opts.mix_original is not None and info.has_audio:
                 _, _, audio = self.signals(video, info, need_stats=True)
                 speech = audio
-            with self.reporter.stage("mux video", total=info.duration):
+            with self.reporter.stage("mux video", total=info.duration) as advance:
                 scored = mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
-                                   mix_original_db=opts.mix_original, speech=speech)
+                                   mix_original_db=opts.mix_original, speech=speech, true_peak_dbtp=opts.true_peak,
+                                   progress=advance)
             self._record_output("video", video_key)
         produced["video"] = scored
 

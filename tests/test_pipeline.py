@@ -233,3 +233,35 @@ def test_cli_score_prints_a_summary(short_video, tmp_path):
     result = run_cli("score", str(short_video.path), "-o", str(tmp_path), "--quiet")
     assert result.returncode == 0, result.stderr
     assert "soundtrack" in result.stdout and (tmp_path / "scored.mp4").exists()
+
+
+class RecordingReporter:
+    """Collects (stage, total, last amount reported) for each stage the pipeline opens."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, list[float]] = {}
+
+    def stage(self, name, total=None):
+        import contextlib
+
+        seen = self.stages.setdefault(name, [])
+
+        @contextlib.contextmanager
+        def opened():
+            yield seen.append
+
+        return opened()
+
+    def note(self, message):
+        self.stages.setdefault("notes", []).append(message)
+
+
+def test_long_stages_report_progress(story_video, tmp_path):
+    from narrascore.options import ScoreOptions
+    from narrascore.pipeline import run
+
+    reporter = RecordingReporter()
+    run(story_video.path, tmp_path, ScoreOptions(), reporter=reporter)
+    for stage in ("scan video", "scan audio", "compose+render", "mux video"):
+        assert reporter.stages.get(stage), stage
+        assert reporter.stages[stage][-1] == pytest.approx(14.0, abs=1.1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -57,12 +57,14 @@ def mux_video(
     mix_original_db: float | None = None,
     speech: AudioStats | None = None,
     true_peak_dbtp: float = -1.0,
+    progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Write ``out_dir/scored.mp4`` (or ``scored.mkv`` with ``copy_video``) and return its path.
 
     ``soundtrack``: 48 kHz stereo WAV; cut or padded with silence to ``info.duration`` seconds.
     ``mix_original_db``: keep the video's own audio this many dB (loudness) below the music, ducking the
     music by 8 dB where ``speech`` (``AudioStats`` of the original; computed when omitted) finds dialogue.
+    ``progress`` is called with the seconds of video muxed so far.
     Raises ``MediaError`` naming the file that cannot be read, ``OutputError`` when the output cannot be written.
     """
     video, soundtrack, out_dir = Path(video), Path(soundtrack), Path(out_dir)
@@ -79,7 +81,7 @@ def mux_video(
         raise MediaError(f"{video}: cannot open the video ({_reason(exc)})") from None
     try:
         with source, atomic_path(out) as tmp:
-            _mux(source, video, tmp, music, n_samples, copy_video)
+            _mux(source, video, tmp, music, n_samples, copy_video, progress)
     except av.error.FFmpegError as exc:
         raise MediaError(f"{video}: muxing into {out} failed ({_reason(exc)})") from None
     except OSError as exc:
@@ -137,7 +139,7 @@ def _with_original(video: Path, info: MediaInfo, soundtrack: Path, music: Iterat
 
 # --------------------------------------------------------------------------- muxing
 def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Iterator[np.ndarray],
-         n_samples: int, copy_video: bool) -> None:
+         n_samples: int, copy_video: bool, progress: Callable[[float], None] | None = None) -> None:
     vin = next((s for s in source.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
     if vin is None:
         raise MediaError(f"{video}: has no video stream")
@@ -160,8 +162,12 @@ def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Ite
         audio_packets = _audio_packets(music, aout, origin, n_samples)
         # Interleave by decode time as both are produced: neither stream is ever held in memory.
         # (time, tie-breaker, packet): within one stream the order of production is kept.
-        for _t, _order, packet in heapq.merge(_numbered(video_packets, 0), _numbered(audio_packets, 1)):
+        next_report = 1.0
+        for t, _order, packet in heapq.merge(_numbered(video_packets, 0), _numbered(audio_packets, 1)):
             sink.mux(packet)
+            if progress is not None and t >= next_report:
+                progress(t)
+                next_report = t + 1.0
 
 
 def _numbered(packets: Iterator[av.Packet], stream: int) -> Iterator[tuple[float, tuple[int, int], av.Packet]]:

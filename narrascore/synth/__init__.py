@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from ..artifacts import MusicConcept, NarrativePlan, Shots
 from ..registry import Registry
@@ -23,6 +23,7 @@ class RenderRequest:
     work_dir: a folder the synthesizer may fill with its intermediate files (kept for resume).
     stems: also write one WAV per instrument group.
     soundfont: a SoundFont path chosen by the user (None: the best one installed).
+    progress: called with the seconds of audio finished so far.
     """
 
     n_samples: int
@@ -30,6 +31,7 @@ class RenderRequest:
     stems: bool = False
     soundfont: str | None = None
     seed: int = 0
+    progress: Callable[[float], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class ProceduralSynthesizer:
                 stem_paths = {u.name: stem_dir / f"{u.name}.wav" for u in units}
             mix = work / "mix.wav"
             stats: RenderStats = render_units(units, soundfont=soundfont, n_samples=request.n_samples, mix=mix,
-                                              stem_paths=stem_paths, scratch=work, pool=pool)
+                                              stem_paths=stem_paths, scratch=work, pool=pool, progress=request.progress)
         finally:
             if pool is not None:
                 pool.close()

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
+from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
 from .composer import Score
@@ -249,7 +250,7 @@ class WorkerPool:
             raise NarrascoreError(f"render worker {i} failed: {message[1:].decode(errors='replace')}")
         return message
 
-    def stream_mix(self, units: list[Unit], n_samples: int, mix: Path) -> list[float]:
+    def stream_mix(self, units: list[Unit], n_samples: int, mix: Path, progress: Advance | None = None) -> list[float]:
         """One unit per worker, streamed back and summed into ``mix`` chunk by chunk."""
         assert len(units) <= len(self.connections)
         for i, unit in enumerate(units):
@@ -269,7 +270,7 @@ class WorkerPool:
         for thread in threads:
             thread.start()
         with atomic_path(mix) as tmp, _wav_for(tmp, n_samples) as writer:
-            for _ in range(n_chunks):
+            for k in range(n_chunks):
                 total = None
                 for q in queues:
                     message = q.get()
@@ -278,6 +279,8 @@ class WorkerPool:
                     block = np.frombuffer(message, dtype=np.float32, offset=1).reshape(-1, 2)
                     total = block.copy() if total is None else total + block
                 writer.write(total)
+                if progress is not None:
+                    progress((k + 1) * CHUNK / SAMPLE_RATE)
             loads = []
             for q in queues:
                 message = q.get()
@@ -303,8 +306,10 @@ class WorkerPool:
 
 
 def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Path, stem_paths: dict[str, Path],
-                 scratch: Path, pool: WorkerPool | None) -> RenderStats:
+                 scratch: Path, pool: WorkerPool | None, progress: Advance | None = None) -> RenderStats:
     """Render ``units`` into ``mix`` (and their stem files when ``stem_paths`` names each unit).
+
+    ``progress`` is called with the seconds of audio finished (per chunk when streaming, per unit otherwise).
 
     Without ``pool`` the units render one after another in this process (spilling to files in
     ``scratch``); with it, in the workers. Both give identical bytes.
@@ -325,15 +330,17 @@ def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Pat
         paths = [scratch / f".{u.name}.render.wav" for u in units]
     try:
         if pool is not None and not stem_paths and len(units) <= len(pool.processes) and len(units) > 1:
-            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix)
+            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix, progress)
         elif pool is not None:
             stats.font_load_seconds = pool.render_files(units, n_samples, paths)
             if paths != [mix]:
                 sum_files(paths, n_samples, mix)
         else:
             synth, sfid = load_synth(soundfont)
-            for unit, path in zip(units, paths):
+            for k, (unit, path) in enumerate(zip(units, paths)):
                 render_unit_to_file(synth, sfid, unit, n_samples, path)
+                if progress is not None:
+                    progress((k + 1) / len(units) * n_samples / SAMPLE_RATE)
             if paths != [mix]:
                 sum_files(paths, n_samples, mix)
     finally:
