@@ -122,7 +122,7 @@ def test_evaluate_folder_rerun_reuses_the_baselines(evaluated_short):
     assert json.loads((out / "report.json").read_text())["comparison"] == first["comparison"]
 
 
-def test_evaluate_folder_without_baselines(scored_short, tmp_path):
+def test_evaluate_folder_without_baselines(scored_short):
     proc = run_cli("evaluate", str(scored_short), "--no-baselines", "--quiet")
     assert proc.returncode == 0, proc.stderr
     payload = json.loads((scored_short / "report.json").read_text())
@@ -163,7 +163,7 @@ def test_missing_folder(tmp_path):
     assert_one_line_error(run_cli("evaluate", str(tmp_path / "nowhere")), "nowhere")
 
 
-def test_folder_without_soundtrack(scored_short, short_story, tmp_path):
+def test_folder_without_soundtrack(short_story, tmp_path):
     out = tmp_path / "analysed"
     assert run_cli("analyze", str(short_story.path), "-o", str(out), "--quiet").returncode == 0
     assert_one_line_error(run_cli("evaluate", str(out)), "soundtrack.wav")
@@ -185,7 +185,7 @@ def test_audio_only_video(scored_short, tmp_path):
     assert_one_line_error(run_cli("evaluate", "--audio", track, "--video", track, "-o", str(tmp_path / "o")), "soundtrack.wav")
 
 
-def test_conflicting_arguments(scored_short, tmp_path):
+def test_conflicting_arguments(scored_short):
     assert_one_line_error(run_cli("evaluate"), "--audio")
     assert_one_line_error(run_cli("evaluate", "--audio", str(scored_short / "soundtrack.wav"), "--baselines"), "--baselines")
 

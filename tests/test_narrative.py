@@ -190,3 +190,13 @@ def test_editing_the_climax_moves_the_anticipation_too():
     changed = np.abs(np.asarray(edited.arousal) - plan.arousal) > 1e-9
     assert changed[(t >= 36) & (t < 40)].any()
     assert not changed[(t < 34) | (t >= 55.5)].any()
+
+
+@pytest.mark.parametrize("arousal, expected", [([0.5], 0), ([0.9, 0.1], 0), ([0.1, 0.9], 1), ([0.1, 0.9, 0.2], 1)])
+def test_climax_with_one_two_or_three_scenes(arousal, expected):
+    from narrascore.narrative.arc import locate_climax
+
+    n = len(arousal)
+    starts = [10.0 * i for i in range(n)]
+    ends = [10.0 * (i + 1) for i in range(n)]
+    assert locate_climax(starts, ends, arousal) == expected

@@ -327,7 +327,7 @@ class _BaselineRenderer:
             report = evaluate(wav, plan=story.plan, cuts=story.cuts, cue_bounds=cue_bounds)
         report.save(path)
         self._record(name, {**entry, "key": key, "report": report_key})
-        return report
+        return EvaluationReport.load(path)  # as a cached re-run reads it (floats rounded by to_data): same report.json
 
 
 # --------------------------------------------------------------------------- table
