@@ -19,6 +19,9 @@ class ScoreOptions:
     loudness: integrated loudness target (LUFS). true_peak: ceiling (dBTP).
     mix_original: keep the original audio this many dB below the music (None: music only).
     fast_decode: skip non-reference frames in the first decoding pass (cuts are refined exactly).
+    Neural path (docs/neural-sensing.md): vlm: local VLM folder, hub id or "debug"; or endpoint
+    (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
+    the VLM sees (Hz). llm / llm_endpoint + llm_model: the reasoner's model (default: the VLM's).
     """
 
     sensor: str = "heuristic"
@@ -36,8 +39,17 @@ class ScoreOptions:
     soundfont: str | None = None
     fast_decode: bool = True
     force: bool = False
+    vlm: str | None = None
+    endpoint: str | None = None
+    vlm_model: str | None = None
+    vlm_head: str | None = None
+    vlm_hz: float = 1.0
+    llm: str | None = None
+    llm_endpoint: str | None = None
+    llm_model: str | None = None
 
     def __post_init__(self) -> None:
+        self._check_neural()
         if self.style not in STYLES:
             raise OptionError(f"unknown style {self.style!r}; available: {', '.join(STYLES)}")
         if not 0.25 <= self.sample_hz <= 30:
@@ -52,6 +64,36 @@ class ScoreOptions:
             raise OptionError(f"mix_original must lie within 0..60 dB below the music, got {self.mix_original}")
         if not 0 <= self.seed < 2**32:
             raise OptionError(f"seed must lie within 0..2**32-1, got {self.seed}")
+
+    def _check_neural(self) -> None:
+        if not 0.05 <= self.vlm_hz <= 4:
+            raise OptionError(f"vlm_hz must lie within 0.05..4 frames per second, got {self.vlm_hz}")
+        for name in ("endpoint", "llm_endpoint"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise OptionError(f"{name} must be an http:// or https:// URL, got {url!r}")
+        if self.vlm is not None and self.endpoint is not None:
+            raise OptionError("give either vlm (a local model) or endpoint (a served one), not both")
+        if self.llm is not None and self.llm_endpoint is not None:
+            raise OptionError("give either llm (a local model) or llm_endpoint (a served one), not both")
+        if self.endpoint is not None and not self.vlm_model:
+            raise OptionError(f"endpoint {self.endpoint} needs vlm_model, the model name the server knows")
+        if self.llm_endpoint is not None and not (self.llm_model or self.vlm_model):
+            raise OptionError(f"llm_endpoint {self.llm_endpoint} needs llm_model, the model name the server knows")
+        if self.vlm_head is not None and self.vlm is None:
+            raise OptionError("vlm_head reads a local model's hidden states: it needs vlm (a folder, hub id or 'debug')")
+        if "vlm" in self.sensor.split("+") and self.vlm is None and self.endpoint is None:
+            raise OptionError("sensor 'vlm' needs a model: vlm (a folder, hub id or 'debug') or endpoint + vlm_model")
+        if self.reasoner == "llm" and self.llm_source() is None:
+            raise OptionError("reasoner 'llm' needs a model: llm, llm_endpoint + llm_model, or a vlm/endpoint to share")
+
+    def llm_source(self) -> dict[str, str | None] | None:
+        """The reasoner's model: its own (llm / llm_endpoint), else the VLM's; None if neither is given."""
+        if self.llm is not None or self.llm_endpoint is not None:
+            return {"llm": self.llm, "llm_endpoint": self.llm_endpoint, "llm_model": self.llm_model or self.vlm_model}
+        if self.vlm is not None or self.endpoint is not None:
+            return {"llm": self.vlm, "llm_endpoint": self.endpoint, "llm_model": self.llm_model or self.vlm_model}
+        return None
 
     def replace(self, **changes: object) -> "ScoreOptions":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -74,5 +74,6 @@ def refresh(plan: NarrativePlan, cuts: Sequence[float] = (), *, affect: AffectCu
 
 
 from . import rules as _rules  # noqa: E402,F401  (registers "rules")
+from . import llm as _llm  # noqa: E402,F401  (registers "llm"; torch/transformers load only when it runs)
 
 __all__ = ["REASONERS", "NarrativeReasoner", "climax_time", "derive_curve", "reason", "refresh", "scenes_fingerprint"]

@@ -55,10 +55,12 @@ def sense(
     sensors: Sequence[str] = ("heuristic",),
     *,
     weights: Mapping[str, float] | None = None,
+    options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> AffectCurve:
     """Run the named sensors on ``inputs`` and fuse them by confidence into an ``AffectCurve``.
 
-    ``weights`` optionally scales each sensor's confidence in the fusion (default 1 each).
+    ``weights`` optionally scales each sensor's confidence in the fusion (default 1 each);
+    ``options`` maps a sensor's name to its constructor's keyword arguments.
     The curve keeps every sensor's own reading in ``sensors`` and their raw features in ``features``.
     """
     from .fusion import fuse
@@ -70,7 +72,7 @@ def sense(
     features: dict[str, tuple[float, ...]] = {}
     n = len(inputs.times)
     for name in names:
-        curve, feats = SENSORS.create(name).sense(inputs)
+        curve, feats = SENSORS.create(name, **dict((options or {}).get(name, {}))).sense(inputs)
         if not len(curve.valence) == len(curve.arousal) == len(curve.confidence) == n:
             raise NarrascoreError(f"sensor {name!r} returned {len(curve.valence)} samples for a grid of {n}")
         curves[name] = curve
@@ -91,3 +93,4 @@ def sense(
 
 from . import heuristic as _heuristic  # noqa: E402,F401  (registers "heuristic")
 from . import text as _text  # noqa: E402,F401  (registers "text")
+from . import vlm as _vlm  # noqa: E402,F401  (registers "vlm"; torch/transformers load only when it runs)
