@@ -159,6 +159,9 @@ def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Ite
             video_packets = _encoded_packets(source, vin, vout, video)
         aout = sink.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         aout.bit_rate = AUDIO_BITRATE
+        # FFmpeg's "fast" AAC coder encodes 2.5x faster than the default two-loop search; at 192 kb/s the
+        # difference is hard to hear, and soundtrack.wav stays the lossless master.
+        aout.codec_context.options = {"aac_coder": "fast"}
         audio_packets = _audio_packets(music, aout, origin, n_samples)
         # Interleave by decode time as both are produced: neither stream is ever held in memory.
         # (time, tie-breaker, packet): within one stream the order of production is kept.

@@ -119,11 +119,16 @@ class _StatsAccumulator:
 
 
 def _open_video_decoder(container: av.container.InputContainer, path: str | os.PathLike[str], *, fast: bool) -> av.VideoStream:
-    """The video stream, set up for threaded decoding (and reference frames only when ``fast``)."""
+    """The video stream, set up for threaded decoding; with ``fast``, reference frames only and no deblocking.
+
+    The statistics and cut signatures are taken from a copy about 64 pixels wide, where the
+    deblocking filter changes nothing measurable: skipping it saves about 14% of H.264 decoding.
+    """
     stream = video_stream(container, path)
     stream.thread_type = "AUTO"
     if fast:
         stream.codec_context.skip_frame = "NONREF"
+        stream.codec_context.options = {"skip_loop_filter": "all"}
     return stream
 
 

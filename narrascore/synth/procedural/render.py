@@ -3,7 +3,7 @@
 The score's instrument groups are split into *units*, each rendered by one synthesizer pass:
 one unit per group when stems are wanted, otherwise a fixed two-way split balanced by estimated
 voice load. The split never depends on the number of workers, so the same score gives the same
-bytes on any machine. Units render in worker processes (``spawn`` context: each loads the SoundFont
+bytes on any machine. Units render in worker processes (see ``narrascore.parallel``: each loads the SoundFont
 once, while the parent composes) and stream 1-second chunks back through pipes, or write their stem
 files; the parent sums the units chunk by chunk, in a fixed order, into ``mix.wav``. Nothing ever
 holds the whole track: memory stays flat in the length of the video.
@@ -15,7 +15,6 @@ goes on, so tempo changes (which only move events) never introduce a seam or a c
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import queue
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
+from ...parallel import process_context
 from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
@@ -209,10 +209,10 @@ def _worker_main(conn, soundfont: str) -> None:
 
 
 class WorkerPool:
-    """``n`` spawned render processes that load the SoundFont as soon as they start."""
+    """``n`` render processes that load the SoundFont as soon as they start."""
 
     def __init__(self, soundfont: Path, n: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = process_context()
         self.connections = []
         self.processes = []
         for _ in range(n):
