@@ -88,7 +88,9 @@ def ensure_benchmark_video(*, make: bool) -> tuple[Path, list[float]] | None:
 # --------------------------------------------------------------------------- running things
 @dataclass(frozen=True)
 class Timed:
-    """One child process: wall time (s), CPU time of the child (user + system, s), peak RSS (bytes)."""
+    """One child process: wall time (s), CPU time (user + system, s, its waited-for children included),
+    peak RSS (bytes) of the largest single process (``wait4``), and, when sampled, the peak over time
+    of the whole process tree's summed RSS and PSS (bytes; 0 when not sampled)."""
 
     wall: float
     cpu: float
@@ -96,22 +98,91 @@ class Timed:
     returncode: int
     stdout: str
     stderr: str
+    tree_rss: int = 0
+    tree_pss: int = 0
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
 
 
-def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None) -> Timed:
-    """Run ``cmd`` and measure it with ``wait4``: the rusage of this child and what it waited for."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc/*/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as handle:
+                    todo += [int(c) for c in handle.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _memory_of(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in bytes, from /proc/PID/smaps_rollup; (0, 0) when it is gone."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+class TreeSampler:
+    """Samples the summed RSS and PSS of a process tree every ``interval`` seconds, keeping the peaks.
+
+    ``wait4``'s ru_maxrss is the largest single process; when a program renders in worker processes,
+    the machine holds their sum, which only sampling sees (peaks shorter than ``interval`` can slip by).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        import threading
+
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = pss = 0
+            for p in _tree(self.pid):
+                r, q = _memory_of(p)
+                rss, pss = rss + r, pss + q
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | os.PathLike[str] | None = None,
+              sample_memory: bool = False) -> Timed:
+    """Run ``cmd`` and measure it with ``wait4`` (the rusage of this child and what it waited for);
+    with ``sample_memory``, also sample the memory of its whole process tree (see ``TreeSampler``)."""
     out_path = cache_dir() / "runs" / f".stdout-{os.getpid()}"
     err_path = out_path.with_name(f".stderr-{os.getpid()}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(map(str, cmd)), stdout=out, stderr=err, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
+        sampler = TreeSampler(proc.pid) if sample_memory else None
+        # the zombie keeps /proc/PID/task/*/children readable until it is reaped; wait for the exit first
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         wall = time.perf_counter() - start
+        if sampler is not None:
+            sampler.stop()
+        _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -119,7 +190,8 @@ def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
     return Timed(wall=wall, cpu=usage.ru_utime + usage.ru_stime, max_rss=usage.ru_maxrss * 1024,
-                 returncode=proc.returncode, stdout=stdout, stderr=stderr)
+                 returncode=proc.returncode, stdout=stdout, stderr=stderr,
+                 tree_rss=sampler.peak_rss if sampler else 0, tree_pss=sampler.peak_pss if sampler else 0)
 
 
 def last_json_line(text: str) -> dict[str, Any]:

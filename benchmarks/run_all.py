@@ -32,7 +32,7 @@ def run_one(name: str, quick: bool, results: Path) -> dict:
     if not script.exists():
         return {"name": name, "title": name, "missing": f"benchmarks/{script.name} does not exist yet"}
     text = script.read_text()
-    supports_json = "--json" in text
+    supports_json = "--json" in text or "import benchlib" in text  # our protocol (benchlib.parser)
     cmd = [bl.PYTHON, str(script)]
     if quick and "--quick" in text:
         cmd.append("--quick")

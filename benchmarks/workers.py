@@ -1,6 +1,7 @@
 """Child processes of the benchmarks (run in NarraScore's environment); each prints one JSON line last.
 
     python benchmarks/workers.py sense VIDEO [--full]   probe + scan_video + audio_stats, timed apart
+    python benchmarks/workers.py analyze VIDEO OUT      the pipeline's media + signals stages (as `analyze` runs them)
     python benchmarks/workers.py cuts VIDEO [--full]    scan_video's cuts (time, kind) and its time
     python benchmarks/workers.py stages VIDEO OUT       the whole pipeline, each stage timed
 """
@@ -32,6 +33,26 @@ def sense(video: str, fast: bool) -> dict:
     times["audio_stats"] = time.perf_counter() - t
     return {"times": times, "duration": info.duration, "frames": int(len(stats.times)), "cuts": len(shots.cuts),
             "audio_hops": 0 if sound is None else int(len(sound.times))}
+
+
+def analyze(video: str, out: str) -> dict:
+    """What `narrascore analyze` does before sensing: probe, then the video scan with the audio scan
+    beside it in a second process (``Pipeline.media`` + ``Pipeline.signals``), into a fresh ``out``."""
+    from pathlib import Path
+
+    from narrascore.options import ScoreOptions
+    from narrascore.pipeline import Pipeline
+
+    imported = time.perf_counter() - T0
+    reporter = TimingReporter()
+    pipe = Pipeline(out, ScoreOptions(), reporter)
+    t = time.perf_counter()
+    info = pipe.media(Path(video))
+    shots, stats, audio = pipe.signals(Path(video), info, need_stats=True)
+    total = time.perf_counter() - t
+    return {"times": {"import": imported, **reporter.times, "total": total}, "duration": info.duration,
+            "frames": int(len(stats.times)) if stats is not None else 0, "cuts": len(shots.cuts),
+            "audio_hops": 0 if audio is None else int(len(audio.times))}
 
 
 def cuts(video: str, fast: bool) -> dict:
@@ -93,12 +114,17 @@ def main() -> None:
         p = sub.add_parser(name)
         p.add_argument("video")
         p.add_argument("--full", action="store_true", help="fast=False: decode every frame")
+    p = sub.add_parser("analyze")
+    p.add_argument("video")
+    p.add_argument("out")
     p = sub.add_parser("stages")
     p.add_argument("video")
     p.add_argument("out")
     args = parser.parse_args()
     if args.what == "sense":
         result = sense(args.video, fast=not args.full)
+    elif args.what == "analyze":
+        result = analyze(args.video, args.out)
     elif args.what == "cuts":
         result = cuts(args.video, fast=not args.full)
     else:

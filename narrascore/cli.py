@@ -81,6 +81,18 @@ HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in second
 SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
 FORCE = typer.Option(False, "--force", help="Recompute every stage, even those whose artifacts match (hand edits are kept).")
 PROGRESS = typer.Option(True, "--progress/--quiet", help="Show progress bars.")
+MODEL = typer.Option(None, "--model", help="MusicGen for --synth musicgen: a folder, a hub id, or 'debug' (tiny, random; default: facebook/musicgen-small).")
+ADAPTER = typer.Option(None, "--adapter", help="Folder of a Token-Level Affective Adapter for --synth musicgen (adapter.json + adapter.safetensors).")
+WINDOW = typer.Option(30.0, "--window-seconds", help="Length of each MusicGen generation window in seconds (--synth musicgen).")
+OVERLAP = typer.Option(10.0, "--overlap-seconds", help="Overlap of consecutive windows in seconds: the prompt and the crossfade (--synth musicgen).")
+VLM = typer.Option(None, "--vlm", help="Local vision-language model for --sensor vlm: a folder, a hub id, or 'debug' (tiny, random).")
+ENDPOINT = typer.Option(None, "--endpoint", help="OpenAI-compatible server for --sensor vlm (e.g. http://localhost:11434/v1); key from NARRASCORE_API_KEY.")
+VLM_MODEL = typer.Option(None, "--vlm-model", help="Model name the --endpoint server knows.")
+VLM_HEAD = typer.Option(None, "--vlm-head", help="Folder of a head trained with `narrascore train-sensor` (local --vlm only).")
+VLM_HZ = typer.Option(1.0, "--vlm-hz", help="Frames per second the VLM sees (plus one keyframe per shot).")
+LLM = typer.Option(None, "--llm", help="Local language model for --reasoner llm: a folder, a hub id, or 'debug' (default: the VLM).")
+LLM_ENDPOINT = typer.Option(None, "--llm-endpoint", help="OpenAI-compatible server for --reasoner llm (default: --endpoint).")
+LLM_MODEL = typer.Option(None, "--llm-model", help="Model name the --llm-endpoint server knows (default: --vlm-model).")
 
 
 def _default_out(video: Path) -> Path:
@@ -107,6 +119,11 @@ def score(
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
     force: bool = FORCE, progress: bool = PROGRESS,
+    vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
+    vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
+    llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
+    model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
+    overlap_seconds: float = OVERLAP,
 ) -> None:
     """Write soundtrack.wav, scored.mp4, score.mid, figure.png and the artifacts for VIDEO."""
     from .pipeline import run
@@ -115,7 +132,10 @@ def score(
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force)
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm, endpoint=endpoint,
+                           vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
+                           llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
+                           overlap_seconds=overlap_seconds)
         result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
 
@@ -127,13 +147,18 @@ def analyze(
     video: Path = typer.Argument(..., help="The video to analyse."),
     out: Optional[Path] = OUT, sensor: str = SENSOR, reasoner: str = REASONER, hop: float = HOP,
     sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+    vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
+    vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
+    llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
 ) -> None:
     """Stop after the narrative: write media.json, shots.json, affect.json and narrative.json to edit."""
     from .pipeline import run
     from .progress import default_reporter
 
     def action() -> None:
-        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force)
+        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm,
+                           endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
+                           llm_endpoint=llm_endpoint, llm_model=llm_model)
         result = run(video, out or _default_out(video), options, until="narrative",
                      reporter=default_reporter(progress and sys.stderr.isatty()))
         plan = result.plan
@@ -150,6 +175,8 @@ def render(
     style: str = STYLE, seed: int = SEED, synth: str = SYNTH, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, progress: bool = PROGRESS,
+    model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
+    overlap_seconds: float = OVERLAP,
 ) -> None:
     """Re-make the music from the artifacts in OUT, after editing narrative.json or concept.json."""
     from .pipeline import run
@@ -157,9 +184,40 @@ def render(
 
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, loudness=loudness, true_peak=true_peak,
-                           mix_original=mix_original, copy_video=copy_video, stems=stems, soundfont=soundfont)
+                           mix_original=mix_original, copy_video=copy_video, stems=stems, soundfont=soundfont,
+                           model=model, adapter=adapter, window_seconds=window_seconds, overlap_seconds=overlap_seconds)
         result = run(None, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
+
+    _guarded(action)
+
+
+@app.command("train-sensor")
+def train_sensor(
+    vlm: str = typer.Option(..., "--vlm", help="Local vision-language model (folder, hub id, or 'debug') whose hidden states the head reads."),
+    data: Path = typer.Option(..., "--data", help="JSON-lines manifest: video + VA curve (inline with hop, or a CSV path) per line."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for head.safetensors and head.json."),
+    vlm_hz: float = VLM_HZ,
+    hidden: int = typer.Option(64, "--hidden", help="Hidden width of the head (0: linear)."),
+    epochs: int = typer.Option(300, "--epochs", help="Full-batch training steps."),
+    lr: float = typer.Option(1e-2, "--lr", help="AdamW learning rate."),
+    l1_weight: float = typer.Option(0.5, "--l1-weight", help="Weight of the L1 term beside the MSE."),
+    seed: int = SEED,
+) -> None:
+    """Train the VLM affect head on labelled videos; use it with `score --sensor vlm --vlm PATH --vlm-head OUT`."""
+    from .errors import OptionError
+    from .sense.train import train_sensor as train
+
+    def action() -> None:
+        if hidden < 0 or epochs < 1 or not lr > 0 or l1_weight < 0 or not 0.05 <= vlm_hz <= 4:
+            raise OptionError(f"need hidden >= 0, epochs >= 1, lr > 0, l1_weight >= 0, vlm_hz in 0.05..4; got "
+                              f"{hidden}, {epochs}, {lr}, {l1_weight}, {vlm_hz}")
+        report = train(vlm=vlm, data=data, out=out, vlm_hz=vlm_hz, hidden=hidden, epochs=epochs, lr=lr,
+                       l1_weight=l1_weight, seed=seed)
+        typer.echo(f"trained on {report.samples} frames: loss {report.loss:.4f}, "
+                   f"MAE valence {report.mae[0]:.3f} arousal {report.mae[1]:.3f}, "
+                   f"R^2 valence {report.r2[0]:.3f} arousal {report.r2[1]:.3f}")
+        typer.echo(f"  head       {out}")
 
     _guarded(action)
 

@@ -39,6 +39,10 @@ class ScoreOptions:
     soundfont: str | None = None
     fast_decode: bool = True
     force: bool = False
+    model: str | None = None
+    adapter: str | None = None
+    window_seconds: float = 30.0
+    overlap_seconds: float = 10.0
     vlm: str | None = None
     endpoint: str | None = None
     vlm_model: str | None = None
@@ -62,6 +66,13 @@ class ScoreOptions:
             raise OptionError(f"true_peak must lie within -20..0 dBTP, got {self.true_peak}")
         if self.mix_original is not None and not 0 <= self.mix_original <= 60:
             raise OptionError(f"mix_original must lie within 0..60 dB below the music, got {self.mix_original}")
+        if (self.model is not None or self.adapter is not None) and self.synth != "musicgen":
+            raise OptionError(f"model and adapter go with synth 'musicgen', not {self.synth!r}")
+        if not 1 <= self.window_seconds <= 300:
+            raise OptionError(f"window_seconds must lie within 1..300 seconds, got {self.window_seconds}")
+        if not 0 <= self.overlap_seconds < self.window_seconds / 2:
+            raise OptionError(f"overlap_seconds must lie within 0..{self.window_seconds / 2:g} (under half of "
+                              f"window_seconds), got {self.overlap_seconds}")
         if not 0 <= self.seed < 2**32:
             raise OptionError(f"seed must lie within 0..2**32-1, got {self.seed}")
 
@@ -94,6 +105,13 @@ class ScoreOptions:
         if self.vlm is not None or self.endpoint is not None:
             return {"llm": self.vlm, "llm_endpoint": self.endpoint, "llm_model": self.llm_model or self.vlm_model}
         return None
+
+    def synth_kwargs(self) -> dict[str, object]:
+        """What the chosen synthesizer's factory takes beyond its name."""
+        if self.synth != "musicgen":
+            return {}
+        return {"model": self.model, "adapter": self.adapter, "window_seconds": self.window_seconds,
+                "overlap_seconds": self.overlap_seconds}
 
     def replace(self, **changes: object) -> "ScoreOptions":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -8,8 +8,10 @@ everything after it is recomputed because their keys include its new fingerprint
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,10 +24,13 @@ from .errors import ArtifactError, MediaError
 from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
 from .media.features import AudioStats, VideoStats
 from .options import ScoreOptions
+from .parallel import process_context
 from .progress import Reporter, SilentReporter
 
 A = TypeVar("A")
 WORK_DIR = ".narrascore"
+VLM_FRAMES = "vlm_frames.json"  # the VLM sensor's per-frame readings and captions
+PROMPT_DIR = "prompts"  # the exact prompts sent to the models, and their answers
 STAGES = ("media", "shots", "affect", "narrative", "concept", "render", "soundtrack", "video", "figure")
 
 
@@ -73,13 +78,18 @@ class Pipeline:
         if path.name in self.written:
             return stored.artifact
         if stored.hand_edited:
-            self.reporter.note(f"keeping hand-edited {path.name}")
-            self.reused.append(path.name)
+            if path.name not in self.reused:
+                self.reporter.note(f"keeping hand-edited {path.name}")
+            self._reuse(path.name)
             return stored.artifact
         if not self.options.force and stored.key == key:
-            self.reused.append(path.name)
+            self._reuse(path.name)
             return stored.artifact
         return None
+
+    def _reuse(self, name: str) -> None:
+        if name not in self.reused:
+            self.reused.append(name)
 
     def _manifest(self) -> dict[str, str]:
         import json
@@ -94,7 +104,7 @@ class Pipeline:
         if self.options.force or self._manifest().get(name) != key:
             return False
         if all(p.exists() for p in paths):
-            self.reused.append(name)
+            self._reuse(name)
             return True
         return False
 
@@ -122,71 +132,121 @@ class Pipeline:
     def _stats_cache(self, name: str, key: str) -> Path:
         return self.work / f"{name}-{key[:16]}.npz"
 
+    def _scan_key(self, info: MediaInfo) -> str:
+        return stage_key("scan", media=info.content_hash, fast=self.options.fast_decode)
+
     def signals(self, video: Path, info: MediaInfo, *, need_stats: bool) -> tuple[Shots, VideoStats | None, AudioStats | None]:
-        """Shots, and the per-frame and per-hop measurements the sensors read (cached as .npz)."""
+        """Shots, and the per-frame and per-hop measurements the sensors read (cached as .npz).
+
+        When both the video and the audio must be scanned, the audio is scanned in a second process
+        while this one decodes the video: each uses its own core.
+        """
         from .media import audio_stats, scan_video
 
-        scan_key = stage_key("scan", media=info.content_hash, fast=self.options.fast_decode)
-        stats_key = stage_key("stats", scan=scan_key, sample_hz=self.options.sample_hz)
+        scan_key = self._scan_key(info)
         shots = self._cached(Shots, scan_key)
-        video_npz = self._stats_cache("video", stats_key)
+        video_npz = self._stats_cache("video", stage_key("stats", scan=scan_key, sample_hz=self.options.sample_hz))
         stats = _load_stats(VideoStats, video_npz) if need_stats else None
-        if shots is None or (need_stats and stats is None):
-            with self.reporter.stage("scan video", total=info.duration) as advance:
-                stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
-                                            sample_hz=self.options.sample_hz, progress=advance)
-            _save_stats(stats, video_npz)
-            if shots is None:
-                shots = scanned
-                save_artifact(shots, self.out, key=scan_key)
-                self.written.add(Shots.FILENAME)
-        audio = None
-        if need_stats and info.has_audio:
-            audio_key = stage_key("audio", media=info.content_hash, hop=self.options.hop)
-            audio_npz = self._stats_cache("audio", audio_key)
-            audio = _load_stats(AudioStats, audio_npz)
-            if audio is None:
+        audio_npz = self._stats_cache("audio", stage_key("audio", media=info.content_hash, hop=self.options.hop))
+        audio = _load_stats(AudioStats, audio_npz) if need_stats and info.has_audio else None
+        need_video = shots is None or (need_stats and stats is None)
+        need_audio = need_stats and info.has_audio and audio is None
+
+        with contextlib.ExitStack() as stack:
+            pending = None
+            if need_video and need_audio:
+                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=process_context()))
+                pending = pool.submit(audio_stats, video, info, hop=self.options.hop)
+            if need_video:
+                with self.reporter.stage("scan video", total=info.duration) as advance:
+                    stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
+                                                sample_hz=self.options.sample_hz, progress=advance)
+                _save_stats(stats, video_npz)
+                if shots is None:
+                    shots = scanned
+                    save_artifact(shots, self.out, key=scan_key)
+                    self.written.add(Shots.FILENAME)
+            if need_audio:
                 with self.reporter.stage("scan audio", total=info.duration) as advance:
-                    audio = audio_stats(video, info, hop=self.options.hop, progress=advance)
+                    if pending is not None:
+                        audio = pending.result()
+                        advance(info.duration)
+                    else:
+                        audio = audio_stats(video, info, hop=self.options.hop, progress=advance)
                 if audio is not None:
                     _save_stats(audio, audio_npz)
+        assert shots is not None
         return shots, stats, audio
 
     def affect_key(self, info: MediaInfo, shots: Shots) -> str:
+        neural = {}
+        if "vlm" in self.options.sensor.split("+"):
+            neural = {"vlm": _neural_stamp(self.options, "vlm", "endpoint", "vlm_model", "vlm_head", "vlm_hz"),
+                      "prompts": _prompt_versions("vlm_frame", "json_retry")}
         return stage_key(
             "affect", media=info.content_hash, shots=fingerprint(shots), sensor=self.options.sensor,
-            hop=self.options.hop, sample_hz=self.options.sample_hz, subtitles=_subtitle_stamp(info),
+            hop=self.options.hop, sample_hz=self.options.sample_hz, subtitles=_subtitle_stamp(info), **neural,
         )
+
+    def sensor_options(self) -> dict[str, dict[str, Any]]:
+        """Constructor options of the sensors that take any (the VLM: its model, cache and logs)."""
+        o = self.options
+        return {"vlm": dict(vlm=o.vlm, endpoint=o.endpoint, vlm_model=o.vlm_model, vlm_head=o.vlm_head, vlm_hz=o.vlm_hz,
+                            cache_dir=self.work, frames_path=self.out / VLM_FRAMES, prompt_dir=self.out / PROMPT_DIR)}
+
+    def reasoner_options(self, info: MediaInfo) -> dict[str, Any]:
+        """Constructor options of the reasoner: for ``llm``, its model, the VLM's captions and the dialogue."""
+        if self.options.reasoner != "llm":
+            return {}
+        from .media import read_subtitles
+        from .sense.vlm import load_readings
+
+        captions = []
+        if "vlm" in self.options.sensor.split("+"):
+            captions = [(r.time, r.caption) for r in load_readings(self.out / VLM_FRAMES) if r.ok and r.caption]
+        subtitles = tuple(read_subtitles(info.path, info.sidecar_subtitles)) if Path(info.path).exists() else ()
+        return dict(**(self.options.llm_source() or {}), frame_captions=captions, subtitles=subtitles,
+                    prompt_dir=self.out / PROMPT_DIR)
 
     def affect(self, video: Path, info: MediaInfo) -> tuple[Shots, AffectCurve]:
         from .media import read_subtitles
         from .sense import SensingInput, grid, sense
 
-        shots, _, _ = self.signals(video, info, need_stats=False)
+        shots = self._cached(Shots, self._scan_key(info))
+        if shots is not None:
+            cached = self._cached(AffectCurve, self.affect_key(info, shots))
+            if cached is not None:
+                return shots, cached
+        shots, stats, audio = self.signals(video, info, need_stats=True)
         key = self.affect_key(info, shots)
         cached = self._cached(AffectCurve, key)
         if cached is not None:
             return shots, cached
-        shots, stats, audio = self.signals(video, info, need_stats=True)
         assert stats is not None
         with self.reporter.stage("sense"):
             times = grid(info.duration, self.options.hop)
             inputs = SensingInput(
-                media=info, shots=shots, video=stats, audio=audio, subtitles=tuple(read_subtitles(video, info.sidecar_subtitles)),
-                times=times, hop=self.options.hop,
+                media=info, shots=shots, video=stats, audio=audio,
+                subtitles=tuple(read_subtitles(video, info.sidecar_subtitles)), times=times, hop=self.options.hop,
             )
-            curve = sense(inputs, sensors=tuple(self.options.sensor.split("+")))
+            curve = sense(inputs, sensors=tuple(self.options.sensor.split("+")), options=self.sensor_options())
         save_artifact(curve, self.out, key=key)
         return shots, curve
 
     def narrative(self, info: MediaInfo, shots: Shots, affect: AffectCurve) -> NarrativePlan:
         from .narrative import reason
 
-        key = stage_key("narrative", affect=fingerprint(affect), shots=fingerprint(shots), reasoner=self.options.reasoner)
+        options = self.reasoner_options(info)
+        neural = {}
+        if options:
+            neural = {"llm": _neural_stamp(self.options.llm_source() or {}, "llm", "llm_endpoint", "llm_model"),
+                      "captions": canonical_hash(options["frame_captions"]), "subtitles": _subtitle_stamp(info),
+                      "prompts": _prompt_versions("llm_global", "llm_scene", "json_retry")}
+        key = stage_key("narrative", affect=fingerprint(affect), shots=fingerprint(shots), reasoner=self.options.reasoner, **neural)
         plan = self._cached(NarrativePlan, key)
         if plan is None:
             with self.reporter.stage("narrative"):
-                plan = reason(info, shots, affect, reasoner=self.options.reasoner)
+                plan = reason(info, shots, affect, reasoner=self.options.reasoner, **options)
             save_artifact(plan, self.out, key=key)
         return refresh_curve(plan, shots, affect)
 
@@ -208,13 +268,14 @@ class Pipeline:
         key = stage_key(
             "render", plan=fingerprint(plan), concept=fingerprint(concept), shots=fingerprint(shots),
             synth=self.options.synth, soundfont=self.options.soundfont, stems=self.options.stems, n_samples=n_samples,
+            **self.options.synth_kwargs(),
         )
         record_path = self.work / "render.json"
         record = _read_json(record_path)
         if not self.options.force and record.get("key") == key and all(Path(p).exists() for p in _record_files(record)):
-            self.reused.append("render")
+            self._reuse("render")
             return record
-        synth = SYNTHESIZERS.create(self.options.synth)
+        synth = SYNTHESIZERS.create(self.options.synth, **self.options.synth_kwargs())
         render_dir = ensure_writable_dir(self.work / "render")
         with self.reporter.stage("compose+render", total=info.duration) as advance:
             result = synth.render(
@@ -290,6 +351,23 @@ def refresh_curve(plan: NarrativePlan, shots: Shots, affect: AffectCurve) -> Nar
     if scenes_fingerprint(plan.scenes) == plan.scenes_fingerprint:
         return plan
     return refresh(plan, shots.cut_times(), affect=affect)
+
+
+def _neural_stamp(source: Any, *names: str) -> dict[str, Any]:
+    """The model options a neural stage reads; a local model folder also by its files (retrained = new key)."""
+    get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name))
+    stamp = {name: get(name) for name in names}
+    for name in ("vlm", "llm", "vlm_head"):
+        value = stamp.get(name)
+        if isinstance(value, str) and Path(value).is_dir():
+            stamp[name] = [value] + [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(Path(value).iterdir()) if f.is_file()]
+    return stamp
+
+
+def _prompt_versions(*names: str) -> list[str]:
+    from .prompts import load_prompt
+
+    return [load_prompt(name).tag for name in names]
 
 
 def _subtitle_stamp(info: MediaInfo) -> list[Any]:

@@ -163,5 +163,5 @@ def fit_head(
     pred = head.predict(x)
     mae = np.abs(pred - y).mean(0)
     r2 = 1.0 - ((pred - y) ** 2).sum(0) / np.maximum(((y - y.mean(0)) ** 2).sum(0), 1e-12)
-    report = FitReport(loss=float(loss), mae=(float(mae[0]), float(mae[1])), r2=(float(r2[0]), float(r2[1])), samples=int(x.shape[0]))
+    report = FitReport(loss=float(loss.detach()), mae=(float(mae[0]), float(mae[1])), r2=(float(r2[0]), float(r2[1])), samples=int(x.shape[0]))
     return head, report

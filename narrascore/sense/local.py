@@ -102,10 +102,12 @@ class LocalModel:
             from PIL import Image
 
             images = [[Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in fs] for fs in frames]
-            return self.processor(text=texts, images=images, return_tensors="pt", padding=True)
-        if self.vision:
-            return self.processor(text=texts, return_tensors="pt", padding=True)
-        return self.tokenizer(texts, return_tensors="pt", padding=True)
+            inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        elif self.vision:
+            inputs = self.processor(text=texts, return_tensors="pt", padding=True)
+        else:
+            inputs = self.tokenizer(texts, return_tensors="pt", padding=True)
+        return inputs.to(self.model.device)
 
     # ---------------------------------------------------------------- outputs
     def complete(self, requests: Sequence[ChatRequest]) -> list[str]:
@@ -146,9 +148,12 @@ class LocalModel:
 def _load(source: str, kind: str) -> LocalModel:
     """One load per (source, kind) in a process: the sensor and the reasoner share a VLM."""
     torch, transformers = require_neural()
+    transformers.utils.logging.disable_progress_bar()  # our own progress reporting owns the terminal
     try:
         config = transformers.AutoConfig.from_pretrained(source)
         vision = kind == "vlm" or hasattr(config, "vision_config")
+        if vision and kind == "llm":  # a VLM serving as the reasoner: share the sensor's copy
+            return _load(source, "vlm")
         if vision:
             processor = transformers.AutoProcessor.from_pretrained(source)
             model = transformers.AutoModelForImageTextToText.from_pretrained(source)
@@ -159,6 +164,8 @@ def _load(source: str, kind: str) -> LocalModel:
         raise DependencyError(f"{source}: loading needs {exc} ({NEURAL_HINT}; some processors also need torchvision)") from None
     except (OSError, ValueError) as exc:
         raise OptionError(f"{source}: cannot load a {'vision-language' if kind == 'vlm' else 'language'} model ({exc})") from None
+    if torch.cuda.is_available():
+        model.to("cuda")
     model.eval()
     return LocalModel(model, processor, identity=model_identity(source), vision=vision)
 

@@ -61,3 +61,4 @@ SYNTHESIZERS: Registry[Synthesizer] = Registry("synthesizer")
 
 # Built-in backends register themselves on import (the neural ones import torch lazily, when used).
 from . import procedural as _procedural  # noqa: E402,F401
+from . import musicgen as _musicgen  # noqa: E402,F401

@@ -9,11 +9,13 @@ folder. It behaves like the released models in time (EnCodec at 32 kHz, hop 640,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,25 @@ def build_debug_model(folder: Path, *, seed: int = 0) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings and progress bars while loading (restored afterwards).
+
+    MusicGen configs put pad/start tokens at ``vocab_size``, which transformers 5.24 warns about on every load.
+    """
+    from transformers.utils import logging as tlog
+
+    level, bars = tlog.get_verbosity(), tlog.is_progress_bar_enabled()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(level)
+        if bars:
+            tlog.enable_progress_bar()
+
+
 def resolve(model: str) -> tuple[Path | None, str]:
     """Map ``--model`` to a local folder (checked) or a hub id; raise ``OptionError`` on a bad folder."""
     if model == DEBUG:
@@ -181,11 +202,13 @@ def load_backbone(model: str) -> Backbone:
     import torch
     from transformers import AutoTokenizer, MusicgenForConditionalGeneration
 
-    folder, name = resolve(model)
+    with quiet_transformers():
+        folder, name = resolve(model)
     source = str(folder) if folder is not None else name
     try:
-        net = MusicgenForConditionalGeneration.from_pretrained(source, local_files_only=folder is not None)
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=folder is not None)
+        with quiet_transformers():
+            net = MusicgenForConditionalGeneration.from_pretrained(source, local_files_only=folder is not None)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=folder is not None)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OptionError(f"{source}: cannot load a MusicGen model and tokenizer ({first})") from None
