@@ -36,24 +36,14 @@ def rss_mib() -> float:
 
 
 def real_size_model():
-    from narrascore.synth.musicgen.backbone import quiet_transformers
-
-    with quiet_transformers():
-        return _build_real_size()
-
-
-def _build_real_size():
     import torch
-    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
+    from transformers import MusicgenForConditionalGeneration
 
-    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12, feed_forward_proj="relu")
-    audio = EncodecConfig(sampling_rate=32_000, audio_channels=1, num_filters=64, upsampling_ratios=[8, 5, 4, 4],
-                          codebook_size=2048, codebook_dim=128, hidden_size=128, num_lstm_layers=2,
-                          target_bandwidths=[2.2], normalize=False, use_causal_conv=False, chunk_length_s=None, overlap=None)
-    decoder = MusicgenDecoderConfig(pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048)
-    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
+    from narrascore.synth.musicgen.backbone import quiet_transformers, small_config
+
     torch.manual_seed(0)
-    model = MusicgenForConditionalGeneration(config).eval().requires_grad_(False)
+    with quiet_transformers():
+        model = MusicgenForConditionalGeneration(small_config()).eval().requires_grad_(False)
     model.generation_config.update(pad_token_id=2048, decoder_start_token_id=2048, bos_token_id=2048)
     return model
 

@@ -7,7 +7,9 @@ tiny model is dominated by per-op overhead, which a second thread only makes wor
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ from narrascore.concept import conceive
 from narrascore.errors import DependencyError, NarrascoreError, OptionError
 from narrascore.options import ScoreOptions
 from narrascore.synth import SAMPLE_RATE, SYNTHESIZERS, RenderRequest
-from narrascore.synth.musicgen.adapter import (AdapterConfig, config_for, curve_at, default_layers, load_adapter,
+from narrascore.synth.musicgen.adapter import (config_for, curve_at, default_layers, load_adapter,
                                                new_adapter, position_times)
 from narrascore.synth.musicgen.longform import (StreamResampler, Window, crossfade_in, join, plan_windows,
                                                 seconds_to_frames, stitch)
@@ -36,6 +38,7 @@ SPEC = [(2.0, 0.4, -0.6, "setup"), (1.5, -0.6, 0.8, "climax"), (1.6, 0.3, 0.0, "
 def test_position_times_follow_the_frame_rate():
     assert position_times(10.0, 3, 50).tolist() == pytest.approx([10.0, 10.02, 10.04])
     assert position_times(0.0, 4, 25)[-1] == pytest.approx(3 / 25)  # never a hard-coded 50
+    assert seconds_to_frames(30.0, 50) == 1500 and seconds_to_frames(2.5, 50) == 125 and seconds_to_frames(0.019, 50) == 1
 
 
 def test_curve_is_interpolated_and_held_flat_past_its_ends():
@@ -100,6 +103,23 @@ def test_stream_resampler_equals_whole_signal_resampling():
     ref = resample_poly(x, 3, 2, axis=-1)
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, atol=1e-5)
+
+
+def test_writing_the_mix_holds_memory_flat_in_length(tmp_path):
+    import tracemalloc
+
+    from narrascore.synth.musicgen.synthesizer import write_mix
+
+    peaks = []
+    for seconds in (30, 120):
+        windows = plan_windows(seconds * 50, window=500, overlap=100)
+        tracemalloc.start()
+        write_mix(windows, lambda w: np.full((1, w.frames * 640), 0.1, np.float32), hop=640, rate=32_000,
+                  n_samples=seconds * SAMPLE_RATE, out=tmp_path / f"{seconds}.wav")
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert sf.info(str(tmp_path / f"{seconds}.wav")).frames == seconds * SAMPLE_RATE
+    assert peaks[1] < 1.2 * peaks[0], peaks  # 4x the length, not 4x the memory
 
 
 def test_options_are_validated():
@@ -347,6 +367,31 @@ def test_other_transformers_versions_are_refused(monkeypatch):
         check_transformers()
 
 
+@pytest.mark.realsize
+def test_real_size_architecture_untrained_adapter_is_identity(torch_one_thread):
+    """musicgen-small's architecture with random weights (2.4 GB, about 1 min): hooks on 24 layers of width 1024."""
+    torch = torch_one_thread
+    from transformers import MusicgenForConditionalGeneration
+
+    from narrascore.synth.musicgen.backbone import quiet_transformers, small_config
+    from narrascore.synth.musicgen.inject import inject
+
+    torch.manual_seed(0)
+    with quiet_transformers():
+        model = MusicgenForConditionalGeneration(small_config()).eval().requires_grad_(False)
+    model.generation_config.update(pad_token_id=2048, decoder_start_token_id=2048, bos_token_id=2048)
+    adapter = new_adapter(config_for(model, "musicgen-small"))
+    assert adapter.config.layers == tuple(range(18)) and adapter.parameter_count() == 134_592
+    text = {"input_ids": torch.randint(0, 32128, (1, 8)), "attention_mask": torch.ones(1, 8, dtype=torch.long)}
+    control = adapter.control([0.0, 1.0], [0.0, 1.0], [1.0, 0.0], t0=0.0, n_positions=16)
+    outputs = []
+    for hooked in (False, True):
+        torch.manual_seed(1)
+        with inject(model, adapter, control) if hooked else contextlib.nullcontext():
+            outputs.append(model.generate(**text, do_sample=True, guidance_scale=3.0, max_new_tokens=8))
+    assert torch.equal(outputs[0], outputs[1])
+
+
 # --------------------------------------------------------------------------- long form
 @pytest.fixture(scope="module")
 def story():
@@ -422,7 +467,7 @@ def test_score_with_musicgen_end_to_end(backbone, video_factory, tmp_path, cache
 
     cli = subprocess.run([sys.executable, "-m", "narrascore.cli", "render", str(out), "--synth", "musicgen",
                           "--model", str(tmp_path / "no-such-model"), "--quiet"],
-                         capture_output=True, text=True, env={**__import__("os").environ, "NARRASCORE_CACHE": str(cache)})
+                         capture_output=True, text=True, env={**os.environ, "NARRASCORE_CACHE": str(cache)})
     assert cli.returncode == OptionError.exit_code
     lines = cli.stderr.strip().splitlines()
     assert len(lines) == 1 and "model folder not found" in lines[0], cli.stderr

@@ -149,6 +149,25 @@ def quiet_transformers() -> Iterator[None]:
             tlog.enable_progress_bar()
 
 
+def small_config() -> Any:
+    """The ``MusicgenConfig`` of musicgen-small's architecture (for random-weight benchmarks and opt-in tests).
+
+    Decoder: ``MusicgenDecoderConfig()`` defaults (24 layers, width 1024, 4 codebooks of 2048); text encoder
+    t5-base; EnCodec 32 kHz (hop 640, 50 frames a second). 588 M parameters.
+    """
+    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, T5Config
+
+    with quiet_transformers():
+        text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+                        feed_forward_proj="relu")
+        audio = EncodecConfig(sampling_rate=32_000, audio_channels=1, num_filters=64, upsampling_ratios=[8, 5, 4, 4],
+                              codebook_size=2048, codebook_dim=128, hidden_size=128, num_lstm_layers=2,
+                              target_bandwidths=[2.2], normalize=False, use_causal_conv=False, chunk_length_s=None,
+                              overlap=None)
+        decoder = MusicgenDecoderConfig(pad_token_id=2048, bos_token_id=2048, decoder_start_token_id=2048)
+        return MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
+
+
 def resolve(model: str) -> tuple[Path | None, str]:
     """Map ``--model`` to a local folder (checked) or a hub id; raise ``OptionError`` on a bad folder."""
     if model == DEBUG:

@@ -51,7 +51,7 @@ def decoder_layers(model: Any) -> Any:
 
 
 @dataclass
-class _Position:
+class PositionTracker:
     """Absolute position of the first row of the decoder call in flight."""
 
     offset: int = 0
@@ -59,7 +59,7 @@ class _Position:
 
 
 @contextlib.contextmanager
-def inject(model: Any, adapter: Any, control: Any, *, cfg: str = "both") -> Iterator[_Position]:
+def inject(model: Any, adapter: Any, control: Any, *, cfg: str = "both") -> Iterator[PositionTracker]:
     """Within the block, layer ``i`` in ``adapter.layers`` returns ``h + gamma_i * C[:, p]``.
 
     control: float tensor (B, P, D), the adapter's control for absolute positions ``0..P-1`` of each of the
@@ -70,10 +70,13 @@ def inject(model: Any, adapter: Any, control: Any, *, cfg: str = "both") -> Iter
     if cfg not in CFG_MODES:
         raise OptionError(f"unknown guidance treatment {cfg!r}; available: {', '.join(CFG_MODES)}")
     layers = decoder_layers(model)
-    if adapter.config.num_layers != len(layers) or adapter.config.hidden_size != control.shape[-1]:
+    width = model.config.decoder.hidden_size
+    if adapter.config.num_layers != len(layers) or adapter.config.hidden_size != width:
         raise OptionError(f"adapter built for {adapter.config.num_layers} layers of width {adapter.config.hidden_size}, "
-                          f"model has {len(layers)} of width {control.shape[-1]}")
-    position = _Position()
+                          f"model has {len(layers)} of width {width}")
+    if control.dim() != 3 or control.shape[-1] != width:
+        raise ValueError(f"control must be (batch, positions, {width}), got {tuple(control.shape)}")
+    position = PositionTracker()
     n_cond, n_pos = control.shape[0], control.shape[1]
 
     def track(module: Any, args: tuple, kwargs: dict) -> None:
