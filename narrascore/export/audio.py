@@ -36,8 +36,8 @@ def write_soundtrack(
     """Normalise the raw mix ``raw`` to ``target_lufs`` (LUFS) under ``true_peak_dbtp`` (dBTP) and write ``out``.
 
     One gain is applied to the whole mix, then a true-peak look-ahead limiter (5 ms attack, 100 ms release)
-    keeps the ceiling. Limiting lowers the loudness a little, so the gain is corrected and the file written
-    again until it measures within 0.1 LU of the target (at most four writes; normally one or two).
+    keeps the ceiling. Limiting lowers the loudness a little: when the first write misses the target by more
+    than 0.1 LU, the gain is searched with measuring-only passes and the file written once more.
     ``out``: 48 kHz stereo PCM 24-bit WAV with exactly as many samples as ``raw``, written atomically.
     ``stems`` (name -> raw float WAV) get the same gain, without limiting, so they still sum to the gained mix;
     they are written as 32-bit float WAV (the gain may take a stem past 0 dBFS) to ``stems_dir/<name>.wav``.
@@ -58,20 +58,26 @@ def write_soundtrack(
         gain_db = target_lufs - measured.integrated_lufs
 
     ensure_writable_dir(out.parent)
-    # Search the gain with measuring-only passes (no file, no true-peak meter), then write once.
-    tried: list[tuple[float, float]] = []  # (gain dB, loudness it gives after limiting)
-    for attempt in range(MAX_PASSES):
-        loudness = _limited_loudness(raw, gain_db, true_peak_dbtp, rate)
-        if not math.isfinite(loudness):
-            break
-        tried.append((gain_db, loudness))
-        if abs(target_lufs - loudness) <= TOLERANCE_LU:
-            break
-        log.debug("soundtrack pass %d: %.2f LUFS, target %.1f", attempt + 1, loudness, target_lufs)
-        gain_db = _next_gain(tried, target_lufs)
-    else:  # never within tolerance: keep the closest
-        gain_db = min(tried, key=lambda p: abs(target_lufs - p[1]))[0]
+    # Write with the plain estimate first: where the limiter barely lowers the loudness (the usual case
+    # for music) that pass is final. Otherwise search the gain with measuring-only passes (no file, no
+    # true-peak meter) and write once more.
     stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate)
+    if math.isfinite(stats.integrated_lufs) and abs(target_lufs - stats.integrated_lufs) > TOLERANCE_LU:
+        tried: list[tuple[float, float]] = [(gain_db, stats.integrated_lufs)]  # (gain dB, loudness after limiting)
+        log.debug("soundtrack written at %.2f LUFS, target %.1f: searching the gain", stats.integrated_lufs, target_lufs)
+        for attempt in range(MAX_PASSES):
+            gain_db = _next_gain(tried, target_lufs)
+            loudness = _limited_loudness(raw, gain_db, true_peak_dbtp, rate)
+            if not math.isfinite(loudness):
+                break
+            tried.append((gain_db, loudness))
+            if abs(target_lufs - loudness) <= TOLERANCE_LU:
+                break
+            log.debug("soundtrack pass %d: %.2f LUFS, target %.1f", attempt + 1, loudness, target_lufs)
+        else:  # never within tolerance: keep the closest
+            gain_db = min(tried, key=lambda p: abs(target_lufs - p[1]))[0]
+        if gain_db != tried[0][0]:
+            stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate)
     if math.isfinite(stats.integrated_lufs) and abs(target_lufs - stats.integrated_lufs) > 0.5:
         log.warning("%s: loudness %.2f LUFS misses the target %.1f LUFS (the limiter cannot reach it)",
                     out, stats.integrated_lufs, target_lufs)
