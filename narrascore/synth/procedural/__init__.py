@@ -44,7 +44,7 @@ class ProceduralSynthesizer:
         soundfont = find_soundfont(request.soundfont)
         work = ensure_writable_dir(request.work_dir)
         workers = default_workers(request.n_samples) if self.workers is None else self.workers
-        pool = WorkerPool(soundfont, workers) if workers > 0 else None  # loads the font while we compose
+        pool = None
         try:
             t0 = time.perf_counter()
             score = compose(plan, concept, shots)
@@ -52,6 +52,7 @@ class ProceduralSynthesizer:
             with atomic_path(midi) as tmp:
                 write_midi(score, tmp)
             t1 = time.perf_counter()
+            pool = WorkerPool(soundfont, workers) if workers > 0 else None
             units = build_units(score, stems=request.stems)
             stem_paths: dict[str, Path] = {}
             if request.stems:
