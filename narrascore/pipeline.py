@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,9 @@ WORK_DIR = ".narrascore"
 VLM_FRAMES = "vlm_frames.json"  # the VLM sensor's per-frame readings and captions
 PROMPT_DIR = "prompts"  # the exact prompts sent to the models, and their answers
 STAGES = ("media", "shots", "affect", "narrative", "concept", "render", "soundtrack", "video", "figure")
+SenseHook = Callable[..., AffectCurve]
+"""Replaces ``sense.sense(inputs, sensors=..., options=...)`` in the affect stage; it must return the
+same curve (the cache key does not change): ``narrascore.batch`` senses time ranges in parallel with it."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ def stage_key(stage: str, **inputs: Any) -> str:
 class Pipeline:
     """One scoring run over one output folder."""
 
-    def __init__(self, out_dir: str | os.PathLike[str], options: ScoreOptions, reporter: Reporter | None = None) -> None:
+    def __init__(self, out_dir: str | os.PathLike[str], options: ScoreOptions, reporter: Reporter | None = None,
+                 sense_hook: SenseHook | None = None) -> None:
         self.out = ensure_writable_dir(out_dir)
+        self.sense_hook = sense_hook
         self.work = ensure_writable_dir(self.out / WORK_DIR)
         self.options = options
         self.reporter = reporter or SilentReporter()
@@ -229,7 +234,7 @@ class Pipeline:
                 media=info, shots=shots, video=stats, audio=audio,
                 subtitles=tuple(read_subtitles(video, info.sidecar_subtitles)), times=times, hop=self.options.hop,
             )
-            curve = sense(inputs, sensors=tuple(self.options.sensor.split("+")), options=self.sensor_options())
+            curve = (self.sense_hook or sense)(inputs, sensors=tuple(self.options.sensor.split("+")), options=self.sensor_options())
         save_artifact(curve, self.out, key=key)
         return shots, curve
 
@@ -286,6 +291,7 @@ class Pipeline:
         record = {
             "key": key, "mix": str(result.mix), "n_samples": result.n_samples,
             "stems": {k: str(v) for k, v in result.stems.items()}, "midi": str(result.midi) if result.midi else None,
+            "lufs": result.integrated_lufs,
         }
         write_json_atomic(record_path, record)
         return record
@@ -305,7 +311,7 @@ class Pipeline:
                 produced["loudness"] = write_soundtrack(
                     Path(record["mix"]), soundtrack, target_lufs=opts.loudness, true_peak_dbtp=opts.true_peak,
                     stems={k: Path(v) for k, v in record["stems"].items()} or None,
-                    stems_dir=stems_dir if record["stems"] else None,
+                    stems_dir=stems_dir if record["stems"] else None, raw_lufs=record.get("lufs"),
                 )
             self._record_output("soundtrack", sound_key)
         produced["soundtrack"] = soundtrack
@@ -422,13 +428,15 @@ def run(
     until: str = "figure",
     reporter: Reporter | None = None,
     from_artifacts: bool = False,
+    sense_hook: SenseHook | None = None,
 ) -> Result:
     """Run the stages up to ``until`` ("narrative" for analyze, "figure" for everything).
 
     With ``from_artifacts`` the video path comes from ``media.json`` in ``out_dir`` and the analysis
     artifacts (media, shots, affect, narrative) are taken as they are: what ``render`` does.
+    ``sense_hook`` stands in for ``sense.sense`` in the affect stage (see ``SenseHook``).
     """
-    pipe = Pipeline(out_dir, options, reporter)
+    pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)
         plan = refresh_curve(plan, shots, affect)

@@ -164,6 +164,13 @@ def test_stems_get_the_mix_gain(tmp_path):
     np.testing.assert_allclose(mix[quiet], (sa + sb)[quiet], atol=2e-6)
 
 
+def test_soundtrack_from_a_known_raw_loudness_is_identical(raw_mix, tmp_path):
+    measured = measure_file(raw_mix).integrated_lufs
+    write_soundtrack(raw_mix, tmp_path / "a.wav")
+    write_soundtrack(raw_mix, tmp_path / "b.wav", raw_lufs=measured)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
 def test_soundtrack_write_failure_leaves_nothing(raw_mix, tmp_path, monkeypatch):
     original_write = sf.SoundFile.write
     calls = []

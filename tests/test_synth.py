@@ -210,6 +210,15 @@ def test_worker_processes_give_the_same_bytes(plan, shots, small_font, tmp_path)
     assert all(sha(inline_stems.stems[g]) == sha(pooled_stems.stems[g]) for g in inline_stems.stems)
 
 
+def test_mix_loudness_is_measured_while_writing(plan, shots, small_font, tmp_path):
+    from narrascore.export.loudness import measure_file
+
+    concept = conceive(plan, style="rock", seed=2)
+    for workers, stems in ((0, False), (2, False), (2, True)):
+        result = render(plan, concept, shots, tmp_path / f"w{workers}{stems}", small_font, workers=workers, stems=stems)
+        assert result.integrated_lufs == pytest.approx(measure_file(result.mix).integrated_lufs, abs=1e-6)
+
+
 def test_output_is_padded_or_truncated_to_n_samples(plan, shots, small_font, tmp_path):
     concept = conceive(plan, style="piano")
     for n in (N - 12_345, N + 9_999):

@@ -32,6 +32,7 @@ def write_soundtrack(
     sample_rate: int = 48_000,
     stems: dict[str, Path] | None = None,
     stems_dir: Path | None = None,
+    raw_lufs: float | None = None,
 ) -> LoudnessStats:
     """Normalise the raw mix ``raw`` to ``target_lufs`` (LUFS) under ``true_peak_dbtp`` (dBTP) and write ``out``.
 
@@ -41,6 +42,7 @@ def write_soundtrack(
     ``out``: 48 kHz stereo PCM 24-bit WAV with exactly as many samples as ``raw``, written atomically.
     ``stems`` (name -> raw float WAV) get the same gain, without limiting, so they still sum to the gained mix;
     they are written as 32-bit float WAV (the gain may take a stem past 0 dBFS) to ``stems_dir/<name>.wav``.
+    ``raw_lufs``: the raw mix's integrated loudness when the caller already measured it (saves a pass).
     Returns the loudness of the written file.
     """
     raw, out = Path(raw), Path(out)
@@ -50,12 +52,12 @@ def write_soundtrack(
         raise OptionError(f"true-peak ceiling {true_peak_dbtp} dBTP must not exceed 0")
     rate, channels, chunks = iter_wav(raw, chunk_seconds=CHUNK_SECONDS)
     _check_format(raw, rate, channels, sample_rate)
-    measured = measure_chunks(chunks, rate, true_peak=False)
-    if not math.isfinite(measured.integrated_lufs):
+    raw_loudness = raw_lufs if raw_lufs is not None else measure_chunks(chunks, rate, true_peak=False).integrated_lufs
+    if not math.isfinite(raw_loudness):
         log.warning("%s is silent: written without gain", raw)
         gain_db = 0.0
     else:
-        gain_db = target_lufs - measured.integrated_lufs
+        gain_db = target_lufs - raw_loudness
 
     ensure_writable_dir(out.parent)
     # Write with the plain estimate first: where the limiter barely lowers the loudness (the usual case

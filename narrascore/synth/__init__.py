@@ -39,7 +39,8 @@ class RenderResult:
     """Raw (not yet loudness-normalised) audio: float32 WAV files, 48 kHz stereo, exactly ``n_samples`` long.
 
     ``stems`` maps an instrument-group name to its WAV; the stems sum to ``mix`` sample for sample.
-    ``midi`` is the composed score (procedural path only).
+    ``midi`` is the composed score (procedural path only). ``integrated_lufs``: the mix's loudness when the
+    synthesizer measured it while writing (it saves the export stage a pass over the audio), else None.
     """
 
     mix: Path
@@ -47,6 +48,7 @@ class RenderResult:
     sample_rate: int = SAMPLE_RATE
     stems: dict[str, Path] = field(default_factory=dict)
     midi: Path | None = None
+    integrated_lufs: float | None = None
 
 
 class Synthesizer(Protocol):

@@ -13,6 +13,8 @@ With stems the mix is the sum of the stem files; without, a two-way split of the
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +67,9 @@ class ProceduralSynthesizer:
             if pool is not None:
                 pool.close()
         self.last_timing = {"compose_s": t1 - t0, "render_s": stats.seconds, "workers": float(stats.workers)}
-        return RenderResult(mix=mix, n_samples=request.n_samples, sample_rate=SAMPLE_RATE, stems=stem_paths, midi=midi)
+        lufs = stats.integrated_lufs if stats.integrated_lufs is not None and math.isfinite(stats.integrated_lufs) else None
+        return RenderResult(mix=mix, n_samples=request.n_samples, sample_rate=SAMPLE_RATE, stems=stem_paths, midi=midi,
+                            integrated_lufs=lufs)
 
 
 @SYNTHESIZERS.register("procedural")

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
+from ...export.loudness import LoudnessMeter
 from ...parallel import process_context
 from ...progress import Advance
 from ...fileio import atomic_path
@@ -58,6 +59,7 @@ class RenderStats:
     seconds: float = 0.0
     workers: int = 0
     font_load_seconds: list[float] = field(default_factory=list)
+    integrated_lufs: float | None = None  # of the mix, measured as it was written
 
 
 def build_units(score: Score, *, stems: bool) -> list[Unit]:
@@ -162,12 +164,24 @@ def _wav_for(path: Path, n_samples: int):
     return f
 
 
-def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path) -> None:
+def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path, meter: LoudnessMeter | None = None) -> None:
     with atomic_path(path) as tmp, _wav_for(tmp, n_samples) as f:
-        render_unit(synth, sfid, unit, n_samples, f.write)
+        render_unit(synth, sfid, unit, n_samples, _metered(f.write, meter))
 
 
-def sum_files(parts: list[Path], n_samples: int, out: Path) -> None:
+def _metered(write, meter: LoudnessMeter | None):
+    """``write``, also feeding each block to ``meter`` (the mix's loudness comes for free while it is written)."""
+    if meter is None:
+        return write
+
+    def write_and_measure(block: np.ndarray) -> None:
+        meter.add(block)
+        write(block)
+
+    return write_and_measure
+
+
+def sum_files(parts: list[Path], n_samples: int, out: Path, meter: LoudnessMeter | None = None) -> None:
     """``out`` = sum of the float32 WAVs ``parts`` in list order, chunk by chunk."""
     import soundfile as sf
 
@@ -175,12 +189,13 @@ def sum_files(parts: list[Path], n_samples: int, out: Path) -> None:
         readers = [stack.enter_context(sf.SoundFile(str(p))) for p in parts]
         tmp = stack.enter_context(atomic_path(out))
         writer = stack.enter_context(_wav_for(tmp, n_samples))
+        write = _metered(writer.write, meter)
         for c0 in range(0, n_samples, CHUNK):
             n = min(CHUNK, n_samples - c0)
             total = readers[0].read(n, dtype="float32", always_2d=True)
             for r in readers[1:]:
                 total += r.read(n, dtype="float32", always_2d=True)
-            writer.write(total)
+            write(total)
 
 
 # --------------------------------------------------------------------------- workers
@@ -256,7 +271,8 @@ class WorkerPool:
             raise NarrascoreError(f"render worker {i} failed: {message[1:].decode(errors='replace')}")
         return message
 
-    def stream_mix(self, units: list[Unit], n_samples: int, mix: Path, progress: Advance | None = None) -> list[float]:
+    def stream_mix(self, units: list[Unit], n_samples: int, mix: Path, progress: Advance | None = None,
+                   meter: LoudnessMeter | None = None) -> list[float]:
         """One unit per worker, streamed back and summed into ``mix`` chunk by chunk."""
         assert len(units) <= len(self.connections)
         for i, unit in enumerate(units):
@@ -276,6 +292,7 @@ class WorkerPool:
         for thread in threads:
             thread.start()
         with atomic_path(mix) as tmp, _wav_for(tmp, n_samples) as writer:
+            write = _metered(writer.write, meter)
             for k in range(n_chunks):
                 total = None
                 for q in queues:
@@ -284,7 +301,7 @@ class WorkerPool:
                         raise message
                     block = np.frombuffer(message, dtype=np.float32, offset=1).reshape(-1, 2)
                     total = block.copy() if total is None else total + block
-                writer.write(total)
+                write(total)
                 if progress is not None:
                     progress((k + 1) * CHUNK / SAMPLE_RATE)
             loads = []
@@ -328,6 +345,7 @@ def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Pat
                 f.write(np.zeros((min(CHUNK, n_samples - c0), 2), dtype=np.float32))
         stats.seconds = time.perf_counter() - t0
         return stats
+    meter = LoudnessMeter(SAMPLE_RATE, 2, true_peak=False)
     if stem_paths:
         paths = [stem_paths[u.name] for u in units]
     elif len(units) == 1:
@@ -336,25 +354,27 @@ def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Pat
         paths = [scratch / f".{u.name}.render.wav" for u in units]
     try:
         if pool is not None and not stem_paths and len(units) <= len(pool.processes) and len(units) > 1:
-            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix, progress)
+            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix, progress, meter)
         elif pool is not None:
             stats.font_load_seconds = pool.render_files(units, n_samples, paths)
             if paths != [mix]:
-                sum_files(paths, n_samples, mix)
+                sum_files(paths, n_samples, mix, meter)
         else:
             synth, sfid = load_synth(soundfont)
             for k, (unit, path) in enumerate(zip(units, paths)):
-                render_unit_to_file(synth, sfid, unit, n_samples, path)
+                render_unit_to_file(synth, sfid, unit, n_samples, path, meter if path == mix else None)
                 if progress is not None:
                     progress((k + 1) / len(units) * n_samples / SAMPLE_RATE)
             if paths != [mix]:
-                sum_files(paths, n_samples, mix)
+                sum_files(paths, n_samples, mix, meter)
     finally:
         if not stem_paths:
             for path in paths:
                 if path != mix:
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
+    if meter.n_samples == n_samples:  # every path above wrote the mix through the meter
+        stats.integrated_lufs = meter.stats().integrated_lufs
     stats.seconds = time.perf_counter() - t0
     return stats
 
