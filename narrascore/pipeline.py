@@ -325,27 +325,32 @@ class Pipeline:
                 self._record_output("midi", record["key"])
             produced["midi"] = midi
 
-        scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")
-        video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video, "mix": opts.mix_original})
-        if not self._output_fresh("video", video_key, scored):
-            speech = None
-            if opts.mix_original is not None and info.has_audio:
-                _, _, audio = self.signals(video, info, need_stats=True)
-                speech = audio
-            with self.reporter.stage("mux video", total=info.duration) as advance:
-                scored = mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
-                                   mix_original_db=opts.mix_original, speech=speech, true_peak_dbtp=opts.true_peak,
-                                   progress=advance)
-            self._record_output("video", video_key)
-        produced["video"] = scored
-
         figure = self.out / "figure.png"
         figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots)})
-        if not self._output_fresh("figure", figure_key, figure):
-            with self.reporter.stage("figure"):
-                write_figure(figure, soundtrack=soundtrack, plan=plan, cuts=[s.start for s in plan.scenes[1:]],
-                             shot_cuts=shots.cut_times())
-            self._record_output("figure", figure_key)
+        scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")
+        video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video, "mix": opts.mix_original})
+        with contextlib.ExitStack() as stack:
+            drawing = None
+            if not self._output_fresh("figure", figure_key, figure):
+                # The figure is drawn in a second process while this one encodes the video's audio.
+                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=process_context()))
+                drawing = pool.submit(write_figure, figure, soundtrack=soundtrack, plan=plan,
+                                      cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times())
+            if not self._output_fresh("video", video_key, scored):
+                speech = None
+                if opts.mix_original is not None and info.has_audio:
+                    _, _, audio = self.signals(video, info, need_stats=True)
+                    speech = audio
+                with self.reporter.stage("mux video", total=info.duration) as advance:
+                    scored = mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
+                                       mix_original_db=opts.mix_original, speech=speech, true_peak_dbtp=opts.true_peak,
+                                       progress=advance)
+                self._record_output("video", video_key)
+            if drawing is not None:
+                with self.reporter.stage("figure"):
+                    drawing.result()
+                self._record_output("figure", figure_key)
+        produced["video"] = scored
         produced["figure"] = figure
         return produced
 
