@@ -99,7 +99,8 @@ def main() -> None:
     stage_rows = []
     for name, vals in sorted(stage_times.items(), key=lambda kv: -statistics.median(kv[1])):
         share = f"{100 * statistics.median(vals) / total_api:.0f}%" if total_api else ""
-        stage_rows.append([name, bl.fmt_s(vals), share, bl.fmt_x([duration / v for v in vals if v > 0], 0)])
+        fast_enough = statistics.median(vals) < 0.05  # a stage that takes no time has no meaningful speed
+        stage_rows.append([name, bl.fmt_s(vals), share, "—" if fast_enough else bl.fmt_x([duration / v for v in vals if v > 0], 0)])
     if api_totals:
         stage_rows.append(["total through the API (imports excluded)", bl.fmt_s(api_totals), "100%", bl.fmt_x([duration / v for v in api_totals], 1)])
         stage_rows.append(["imports (narrascore, numpy, av)", bl.fmt_s(imports), "", ""])

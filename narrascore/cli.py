@@ -222,6 +222,41 @@ def train_sensor(
     _guarded(action)
 
 
+@app.command("train")
+def train_cmd(
+    model: str = typer.Option(..., "--model", help="MusicGen to train on (kept frozen): a folder, a hub id, or 'debug' (tiny, random)."),
+    data: Path = typer.Option(..., "--data", help="A JSONL manifest (audio + VA curve per line), a DEAM folder, or a folder of music to self-label."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder for adapter.safetensors + adapter.json (use with `score --adapter OUT`), the log and checkpoints."),
+    config: Optional[Path] = typer.Option(None, "--config", help="train.toml with the hyperparameters (see docs/training.md)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps in all (overrides the config)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Crops per micro-batch (overrides the config)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (overrides the config)."),
+    crop_seconds: Optional[float] = typer.Option(None, "--crop-seconds", help="Length of each random crop in seconds (overrides the config)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the adapter's initialisation, crops and split (overrides the config)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint exactly, up to --steps."),
+    progress: bool = PROGRESS,
+) -> None:
+    """Train the Token-Level Affective Adapter on a frozen MusicGen; use it with `score --synth musicgen --adapter OUT`."""
+    from .progress import default_reporter
+
+    def action() -> None:
+        from .synth.musicgen.backbone import require_neural
+        from .train import load_config, train_adapter
+
+        require_neural()
+        cfg = load_config(config).replace(steps=steps, batch_size=batch_size, lr=lr, crop_seconds=crop_seconds, seed=seed)
+        report = train_adapter(model=model, data=data, out=out, config=cfg, resume=resume,
+                               reporter=default_reporter(progress and sys.stderr.isatty()))
+        val = f", val_loss {report.val_losses[-1][1]:.4f}" if report.val_losses else " (no held-out clips)"
+        last = f"{report.last_loss:.4f}" if report.last_loss is not None else "n/a (already at --steps)"
+        typer.echo(f"trained {report.step} steps on {report.clips} clips: loss {last}{val}")
+        if report.skipped:
+            typer.echo(f"  skipped    {len(report.skipped)} unreadable file(s), listed in {out / 'train.json'}")
+        typer.echo(f"  adapter    {out}")
+
+    _guarded(action)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("narrascore-demo"), "-o", "--out", help="Folder for the demo video and its score."),
@@ -294,6 +329,63 @@ def evaluate(
             typer.echo(f"  figure     {result.figure}")
 
     _guarded(action)
+
+
+@app.command()
+def ui(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(7860, "--port", help="Port to serve on."),
+    folder: Optional[Path] = typer.Option(None, "--folder", help="A folder of videos to pick from in the page."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Where each video's outputs go (default: a new temporary folder)."),
+) -> None:
+    """Open a local web page to score videos, edit their emotion curve and hear the result (needs the ui extra)."""
+    from .ui import serve
+
+    _guarded(lambda: serve(host=host, port=port, folder=folder, workdir=workdir, announce=typer.echo))
+
+
+@app.command()
+def batch(
+    inputs: str = typer.Argument(..., help="A folder (searched recursively for videos), a glob ('clips/*.mp4'), or a "
+                                            ".csv/.jsonl list: video, and optionally name, style, seed, synth per video."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder: each video scores into OUT/<relative name>/."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: min(2, CPUs))."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="auto|ADDRESS",
+                                      help="Run on Ray: 'auto' (a running cluster, else a local instance) or a cluster address."),
+    range_seconds: float = typer.Option(600.0, "--range-seconds",
+                                        help="With --ray, sense videos longer than this many seconds in parallel ranges."),
+    style: str = STYLE, seed: int = SEED, synth: str = SYNTH, sensor: str = SENSOR, reasoner: str = REASONER,
+    loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK, mix_original: Optional[float] = MIX,
+    copy_video: bool = COPY, stems: bool = STEMS, soundfont: Optional[str] = SOUNDFONT, hop: float = HOP,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+) -> None:
+    """Score many videos; finished ones are skipped on a re-run; OUT/batch-summary.csv lists every video."""
+    from rich.console import Console
+
+    from .batch import BatchInterrupted, run_batch, summary_table
+
+    def action() -> tuple[Any, bool]:
+        options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
+                           true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force)
+
+        def on_row(row: Any) -> None:
+            if progress:
+                typer.echo(f"{row.status:<8} {row.name}" + (f": {row.error}" if row.error else ""), err=True)
+
+        try:
+            return run_batch(inputs, out, options=options, workers=workers, ray=ray, range_seconds=range_seconds,
+                             on_row=on_row), False
+        except BatchInterrupted as exc:
+            return exc.result, True
+
+    result, interrupted = _guarded(action)
+    Console(soft_wrap=True).print(summary_table(result.rows, title=f"batch {out}"))
+    typer.echo(f"  summary    {result.summary}")
+    if interrupted:
+        _fail(f"interrupted; {len(result.unfinished)} video(s) not finished; a re-run resumes", 130)
+    if result.failed:
+        _fail(f"{len(result.failed)} of {len(result.rows)} video(s) failed; see {result.summary}", 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,9 @@ if [ "$dev" = 1 ] && command -v apt-get >/dev/null 2>&1; then
     $sudo apt-get update -qq >/dev/null 2>&1 || true
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq musescore-general-soundfont-small >/dev/null 2>&1 \
       || echo "note: could not install musescore-general-soundfont-small; rendering falls back to TimGM6mb" >&2
+    # the web UI's browser tests drive Debian's chromium through Playwright (never `playwright install`)
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || echo "note: could not install chromium; the web UI's browser test will be skipped" >&2
   fi
 fi
 

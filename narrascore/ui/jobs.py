@@ -1,0 +1,213 @@
+"""Background scoring jobs for the web page: one project folder per uploaded video, one job id per run.
+
+A *project* is one video and its output folder (``<workdir>/projects/<id>/out``); every browser tab
+that uploads a video gets its own, so two tabs never write to the same files. A *job* is one
+``pipeline.run`` over a project (a first score, or a re-render after edits), run on a worker thread
+while the page polls its stage progress through :class:`JobReporter`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import NarrascoreError, OptionError
+from ..fileio import ensure_writable_dir, write_json_atomic
+from ..progress import Advance
+
+VERSIONS = "versions"
+
+
+@dataclass
+class StageProgress:
+    """One stage as the page shows it: ``done`` of ``total`` (seconds of video, or None: no known length)."""
+
+    name: str
+    total: float | None
+    done: float = 0.0
+    state: str = "running"  # running, done, failed
+
+    def view(self) -> dict[str, Any]:
+        fraction = None
+        if self.state == "done":
+            fraction = 1.0
+        elif self.total:
+            fraction = max(0.0, min(1.0, self.done / self.total))
+        return {"name": self.name, "total": self.total, "done": self.done, "state": self.state, "fraction": fraction}
+
+
+class JobReporter:
+    """A ``progress.Reporter`` that records each stage's progress for the page to poll (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stages: list[StageProgress] = []
+        self._notes: list[str] = []
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: float | None = None) -> Iterator[Advance]:
+        record = StageProgress(name=name, total=total if total else None)
+        with self._lock:
+            self._stages.append(record)
+
+        def advance(done: float) -> None:
+            with self._lock:
+                record.done = float(done)
+
+        try:
+            yield advance
+        except BaseException:
+            with self._lock:
+                record.state = "failed"
+            raise
+        with self._lock:
+            record.state = "done"
+            record.done = record.total or record.done
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self._notes.append(message)
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], list[str]]:
+        with self._lock:
+            return [s.view() for s in self._stages], list(self._notes)
+
+
+@dataclass
+class Job:
+    """One run over a project. ``state``: queued, running, done or failed (``error`` then says why)."""
+
+    id: str
+    project_id: str
+    kind: str  # "score" or "render"
+    reporter: JobReporter = field(default_factory=JobReporter)
+    state: str = "queued"
+    error: str | None = None
+    version: int | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def view(self) -> dict[str, Any]:
+        stages, notes = self.reporter.snapshot()
+        return {"id": self.id, "project": self.project_id, "kind": self.kind, "state": self.state, "error": self.error,
+                "stages": stages, "notes": notes, "version": self.version,
+                "seconds": round((self.finished or time.time()) - self.started, 1)}
+
+
+@dataclass
+class Project:
+    """One video and the folder its outputs go to. ``video`` is the upload's copy or a file in ``--folder``."""
+
+    id: str
+    root: Path
+    video: Path
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)  # concept fields the user set (key, mode, tempo_*)
+    options: dict[str, Any] = field(default_factory=dict)  # style, synth, seed of the last run
+    versions: int = 0  # soundtracks rendered so far (each kept in versions/<n>/)
+    busy: bool = False
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    def version_dir(self, n: int) -> Path:
+        return self.root / VERSIONS / str(n)
+
+    def save(self) -> None:
+        write_json_atomic(self.root / "project.json", {"id": self.id, "video": str(self.video), "name": self.name,
+                                                       "overrides": self.overrides, "options": self.options,
+                                                       "versions": self.versions})
+
+    def public_message(self, message: str) -> str:
+        """An error message with the server's copy of an upload named as the user knows it."""
+        return message.replace(str(self.video), self.name) if self.video.is_relative_to(self.root) else message
+
+
+class Workspace:
+    """The projects and jobs of one running app, under ``workdir``; jobs run on ``workers`` threads."""
+
+    def __init__(self, workdir: str | Path, *, workers: int = 1) -> None:
+        self.root = ensure_writable_dir(workdir)
+        self.projects_dir = ensure_writable_dir(self.root / "projects")
+        self._lock = threading.Lock()
+        self._projects: dict[str, Project] = {}
+        self._jobs: dict[str, Job] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narrascore-job")
+
+    # ------------------------------------------------------------------ projects
+    def new_project(self, name: str) -> Project:
+        pid = secrets.token_hex(6)
+        root = ensure_writable_dir(self.projects_dir / pid)
+        project = Project(id=pid, root=root, video=root / "input" / _safe_name(name), name=_safe_name(name))
+        ensure_writable_dir(project.video.parent)
+        with self._lock:
+            self._projects[pid] = project
+        return project
+
+    def drop_project(self, project: Project) -> None:
+        with self._lock:
+            self._projects.pop(project.id, None)
+        shutil.rmtree(project.root, ignore_errors=True)
+
+    def project(self, pid: str) -> Project:
+        with self._lock:
+            project = self._projects.get(pid)
+        if project is None:
+            raise KeyError(pid)
+        return project
+
+    # ------------------------------------------------------------------ jobs
+    def job(self, jid: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(jid)
+        if job is None:
+            raise KeyError(jid)
+        return job
+
+    def submit(self, project: Project, kind: str, work: Callable[[Project, JobReporter], None]) -> Job:
+        """Queue ``work(project, reporter)``; one job per project at a time (OptionError otherwise)."""
+        with self._lock:
+            if project.busy:
+                raise OptionError("this video is still being scored; wait for the running job to finish")
+            project.busy = True
+            job = Job(id=secrets.token_hex(6), project_id=project.id, kind=kind)
+            self._jobs[job.id] = job
+        self._pool.submit(self._run, job, project, work)
+        return job
+
+    def _run(self, job: Job, project: Project, work: Callable[[Project, JobReporter], None]) -> None:
+        job.state = "running"
+        job.started = time.time()
+        try:
+            work(project, job.reporter)
+            job.version = project.versions
+            job.state = "done"
+        except NarrascoreError as exc:
+            job.error = project.public_message(str(exc))
+            job.state = "failed"
+        except Exception as exc:  # a bug: the page still gets one line, as the CLI would print
+            job.error = f"internal error: {type(exc).__name__}: {exc}"
+            job.state = "failed"
+        finally:
+            job.finished = time.time()
+            with self._lock:
+                project.busy = False
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _safe_name(name: str) -> str:
+    """A file name without folders or odd characters (the upload keeps its extension)."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in base).lstrip(".")
+    return cleaned[:120] or "video"

@@ -1,0 +1,294 @@
+"""The web UI (``narrascore ui``): the edit helpers, the JSON API over plain HTTP, and the whole page
+driven in a real browser (Debian's chromium, headless, through Playwright; no browser download)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from narrascore.artifacts import Cue, MusicConcept, NarrativePlan, read_artifact
+from narrascore.errors import MediaError, OptionError
+
+pytest.importorskip("starlette", reason="the web UI needs the 'ui' extra (starlette)")
+pytest.importorskip("uvicorn", reason="the web UI needs the 'ui' extra (uvicorn)")
+
+from narrascore.ui.edits import apply_overrides, parse_concept_overrides, parse_scene_edits  # noqa: E402
+from narrascore.ui.jobs import JobReporter  # noqa: E402
+
+CHROMIUM = os.environ.get("NARRASCORE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# --------------------------------------------------------------------------- pure helpers
+def _concept(**changes) -> MusicConcept:
+    cues = (Cue(0.0, 4.0, 80.0, "C", "major", 0.3), Cue(4.0, 8.0, 120.0, "G", "major", 0.9),
+            Cue(8.0, 10.0, 100.0, "A", "minor", 0.2))
+    base = dict(anchor_prompt="", style="piano", genre="solo piano", instruments=("melody:Acoustic Grand Piano",),
+                key="C", mode="major", tempo_min=80.0, tempo_max=120.0, beats_per_bar=4, seed=0, cues=cues)
+    return MusicConcept(**{**base, **changes})
+
+
+def test_key_override_transposes_every_cue_by_the_same_interval():
+    edited = apply_overrides(_concept(), {"key": "D"})
+    assert edited.key == "D"
+    assert [c.key for c in edited.cues] == ["D", "A", "B"]
+    assert [c.mode for c in edited.cues] == ["major", "major", "minor"]
+
+
+def test_mode_override_changes_the_home_key_cues_only():
+    edited = apply_overrides(_concept(), {"mode": "minor"})
+    assert [(c.key, c.mode) for c in edited.cues] == [("C", "minor"), ("G", "major"), ("A", "minor")]
+
+
+def test_tempo_override_maps_cue_tempi_linearly_onto_the_new_range():
+    edited = apply_overrides(_concept(), {"tempo_min": 60, "tempo_max": 160})
+    assert (edited.tempo_min, edited.tempo_max) == (60.0, 160.0)
+    assert [c.tempo for c in edited.cues] == [60.0, 160.0, 110.0]
+    with pytest.raises(OptionError, match="minimum is above the maximum"):
+        apply_overrides(_concept(), {"tempo_min": 150, "tempo_max": 90})
+
+
+def test_edits_from_the_page_are_checked():
+    assert parse_scene_edits([{"valence": 0.5, "arousal": -1, "arc_role": "climax"}])[0].arousal == -1.0
+    with pytest.raises(OptionError, match=r"scene 1: arousal must be a number in \[-1, 1\], got 1.5"):
+        parse_scene_edits([{"valence": 0, "arousal": 1.5, "arc_role": "setup"}])
+    with pytest.raises(OptionError, match="arc role 'finale' is not one of"):
+        parse_scene_edits([{"valence": 0, "arousal": 0, "arc_role": "finale"}])
+    with pytest.raises(OptionError, match="key 'H' is not one of"):
+        parse_concept_overrides({"key": "H"})
+    with pytest.raises(OptionError, match="unknown field"):
+        parse_concept_overrides({"tempo": 100})
+
+
+def test_job_reporter_records_each_stage():
+    reporter = JobReporter()
+    with reporter.stage("scan video", total=4.0) as advance:
+        advance(1.0)
+        assert reporter.snapshot()[0][0] == {"name": "scan video", "total": 4.0, "done": 1.0, "state": "running", "fraction": 0.25}
+    with pytest.raises(RuntimeError):
+        with reporter.stage("figure"):
+            raise RuntimeError("boom")
+    reporter.note("reused shots.json")
+    stages, notes = reporter.snapshot()
+    assert [(s["name"], s["state"], s["fraction"]) for s in stages] == [("scan video", "done", 1.0), ("figure", "failed", None)]
+    assert notes == ["reused shots.json"]
+
+
+# --------------------------------------------------------------------------- the running app
+@dataclass(frozen=True)
+class Server:
+    url: str
+    workdir: Path
+    folder: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, short_video):
+    """``narrascore ui`` in a subprocess on a free port, with a folder holding one video."""
+    workdir = tmp_path_factory.mktemp("ui-work")
+    folder = tmp_path_factory.mktemp("ui-folder")
+    shutil.copy(short_video.path, folder / "clip.mp4")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "narrascore.cli", "ui", "--host", "127.0.0.1", "--port", str(port),
+         "--workdir", str(workdir), "--folder", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/config", timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"narrascore ui did not start: {process.communicate()[0]}")
+            time.sleep(0.2)
+    yield Server(url=url, workdir=workdir, folder=folder)
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _call(server: Server, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(server.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/octet-stream" if raw is not None else "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _wait(server: Server, job: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, state = _call(server, "GET", f"/api/jobs/{job}")
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.2)
+    pytest.fail(f"job {job} did not finish in {timeout} s")
+
+
+def test_config_lists_the_choices_and_the_folder(server):
+    status, config = _call(server, "GET", "/api/config")
+    assert status == 200
+    assert "auto" in config["styles"] and "procedural" in config["synths"]
+    assert config["arc_roles"] == ["setup", "rising", "climax", "falling", "resolution"]
+    assert config["folder_videos"] == ["clip.mp4"]
+
+
+def test_bad_upload_gets_the_same_message_as_the_cli(server, tmp_path):
+    from narrascore.media import probe
+
+    bad = tmp_path / "holiday.mp4"
+    bad.write_bytes(b"this is not a video at all" * 50)
+    with pytest.raises(MediaError) as cli_error:  # what `narrascore score holiday.mp4` prints after "error: "
+        probe(bad)
+    projects = server.workdir / "projects"
+    before = sorted(projects.iterdir())
+    status, answer = _call(server, "POST", "/api/upload?name=holiday.mp4", raw=bad.read_bytes())
+    assert status == 400
+    assert answer["error"] == str(cli_error.value).replace(str(bad), "holiday.mp4")
+    assert "holiday.mp4: " in answer["error"]
+    status, answer = _call(server, "POST", "/api/upload?name=empty.mp4", raw=b"")
+    assert status == 400 and answer["error"].startswith("empty.mp4: ")
+    assert sorted(projects.iterdir()) == before  # a refused upload leaves nothing behind
+
+
+def test_bad_requests_are_refused_with_a_message(server):
+    status, answer = _call(server, "POST", "/api/folder/open", {"name": "../../etc/passwd"})
+    assert status == 400 and "is not a video in" in answer["error"]
+    status, opened = _call(server, "POST", "/api/folder/open", {"name": "clip.mp4"})
+    assert status == 201
+    pid = opened["project"]
+    status, answer = _call(server, "POST", f"/api/projects/{pid}/score", {"style": "jazz"})
+    assert status == 400 and answer["error"].startswith("unknown style 'jazz'; available: auto, orchestral")
+    status, answer = _call(server, "POST", f"/api/projects/{pid}/render", {})
+    assert status == 400 and "score the video first" in answer["error"]
+    assert _call(server, "GET", "/api/projects/nope")[0] == 404
+    assert _call(server, "GET", f"/api/projects/{pid}/files/project.json")[0] == 404
+
+
+def test_two_sessions_write_to_their_own_folders(server, short_video):
+    """A folder pick and an upload of the same video, scored at once: separate projects, separate outputs."""
+    _, first = _call(server, "POST", "/api/folder/open", {"name": "clip.mp4"})
+    _, second = _call(server, "POST", "/api/upload?name=short.mp4", raw=short_video.path.read_bytes())
+    jobs = [_call(server, "POST", f"/api/projects/{first['project']}/score", {"style": "piano", "seed": 1})[1]["job"],
+            _call(server, "POST", f"/api/projects/{second['project']}/score", {"style": "rock", "seed": 2})[1]["job"]]
+    status, busy = _call(server, "POST", f"/api/projects/{first['project']}/score", {})
+    assert status == 400 and "still being scored" in busy["error"]
+    for job in jobs:
+        state = _wait(server, job)
+        assert state["state"] == "done", state["error"]
+        assert {"probe", "scan video", "compose+render", "measure music"} <= {s["name"] for s in state["stages"]}
+    views = [_call(server, "GET", f"/api/projects/{p['project']}")[1] for p in (first, second)]
+    assert [v["concept"]["style"] for v in views] == ["piano", "rock"]
+    outs = [server.workdir / "projects" / p["project"] / "out" for p in (first, second)]
+    assert outs[0] != outs[1]
+    assert (outs[0] / "soundtrack.wav").read_bytes() != (outs[1] / "soundtrack.wav").read_bytes()
+    assert len(views[0]["measured"]["times"]) > 0
+
+
+# --------------------------------------------------------------------------- the page in a real browser
+def _browser(playwright):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium, or set NARRASCORE_CHROMIUM)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def _download(page, name: str) -> bytes:
+    with page.expect_download() as info:
+        page.click(f'#downloads a[data-file="{name}"]')
+    return Path(info.value.path()).read_bytes()
+
+
+@pytest.mark.slow
+def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
+    video = short_video
+    errors: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server.url)
+            page.set_input_files("#file-input", str(video.path))
+            page.click("#score-btn")
+            page.wait_for_selector("#stages li[data-stage]", timeout=30_000)  # a progress bar per stage
+            page.wait_for_function("document.body.dataset.version === '1'", timeout=60_000)
+            assert page.locator("#error").is_hidden()
+
+            # the scored video and the soundtrack load; the curve is drawn with its marks
+            page.wait_for_function("document.getElementById('audio-current').duration > 3.5", timeout=15_000)
+            page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
+            assert page.locator("#chart path.curve-valence").count() == 1
+            assert page.locator("#chart path.curve-arousal").count() == 1
+            assert page.locator("#chart path.curve-measured").count() == 2
+            assert page.locator("#chart .shot-cut").count() == len(video.cuts)
+            assert page.locator("#chart .climax").count() == 1
+            assert page.locator("#chart .handle-arousal").count() == page.locator("#scene-rows tr").count() >= 1
+
+            page.click("#audio-original")
+            page.wait_for_function("document.getElementById('player').currentSrc.endsWith('/original')")
+            page.click("#audio-score")
+            page.wait_for_function("document.getElementById('player').currentSrc.includes('/files/scored.mp4')")
+
+            wav_before = _download(page, "soundtrack.wav")
+            pid = page.evaluate("document.body.dataset.project")
+            out = server.workdir / "projects" / pid / "out"
+            analysis = {name: (out / name).stat().st_mtime_ns for name in ("media.json", "shots.json", "affect.json")}
+
+            # edit the first scene's arousal to the other extreme and re-render only the music
+            slider = page.locator(".scene-arousal[data-index='0']")
+            target = "-0.9" if float(slider.input_value()) > 0 else "0.9"
+            slider.fill(target)
+            page.click("#render-btn")
+            page.wait_for_function("document.body.dataset.version === '2'", timeout=60_000)
+            assert page.locator("#error").is_hidden()
+            assert page.locator("#take-before").is_visible()
+            assert page.locator("#audio-before").get_attribute("src").endswith("/versions/1")
+            page.wait_for_function("document.getElementById('audio-before').duration > 3.5", timeout=15_000)
+
+            wav_after = _download(page, "soundtrack.wav")
+            assert wav_after != wav_before
+            assert {name: (out / name).stat().st_mtime_ns for name in analysis} == analysis  # analysis reused
+            stored = read_artifact(NarrativePlan, out / "narrative.json")
+            assert stored.hand_edited and stored.artifact.scenes[0].arousal == float(target)
+            for name in ("scored.mp4", "score.mid", "narrative.json", "concept.json"):
+                assert len(_download(page, name)) > 0
+
+            page.wait_for_timeout(300)
+            shot = tmp_path / "ui.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if os.environ.get("NARRASCORE_ARTIFACTS"):
+                target_dir = Path(os.environ["NARRASCORE_ARTIFACTS"])
+                target_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, target_dir / "ui.png")
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
+    assert errors == []
