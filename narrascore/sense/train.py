@@ -13,7 +13,6 @@ frame's time.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, MediaError, OptionError
+from ..train.manifests import check_curve, read_curve_csv
 
 
 @dataclass(frozen=True)
@@ -48,35 +48,20 @@ def read_manifest(path: str | os.PathLike[str]) -> list[LabelledVideo]:
             entry = json.loads(line)
             video = path.parent / entry["video"]
             if "curve" in entry:
-                times, valence, arousal = _read_csv(path.parent / entry["curve"])
+                times, valence, arousal = read_curve_csv(path.parent / entry["curve"], where)
             else:
                 valence = np.asarray(entry["valence"], dtype=float)
                 arousal = np.asarray(entry["arousal"], dtype=float)
                 times = np.arange(len(valence)) * float(entry["hop"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"{where}: expected video + (hop, valence, arousal) or curve ({exc})") from None
-        if not (len(times) == len(valence) == len(arousal) >= 1):
-            raise ArtifactError(f"{where}: times, valence and arousal differ in length or are empty")
-        if np.abs(np.concatenate([valence, arousal])).max() > 1 + 1e-9:
-            raise ArtifactError(f"{where}: valence and arousal must lie within [-1, 1]")
+        check_curve(times, valence, arousal, where)
         if not video.exists():
             raise MediaError(f"{video}: file not found ({where})")
         items.append(LabelledVideo(video, np.asarray(times, float), valence, arousal))
     if not items:
         raise ArtifactError(f"{path}: no labelled video in the manifest")
     return items
-
-
-def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [(float(r["time"]), float(r["valence"]), float(r["arousal"])) for r in csv.DictReader(handle)]
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read the curve ({exc.strerror or exc})") from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ArtifactError(f"{path}: expected CSV columns time,valence,arousal ({exc})") from None
-    a = np.asarray(rows, dtype=float).reshape(-1, 3)
-    return a[:, 0], a[:, 1], a[:, 2]
 
 
 def frame_dataset(vlm: str, items: list[LabelledVideo], *, vlm_hz: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
