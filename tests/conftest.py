@@ -59,3 +59,23 @@ def video_factory(media_dir):
         return made[name]
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """Debug models are built once per session into a private cache folder (never ~/.cache)."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NARRASCORE_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """torch on one thread (the tests share two cores); skips where the neural extra is missing."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)

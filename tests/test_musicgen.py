@@ -151,25 +151,7 @@ def test_missing_extra_gives_the_install_line(monkeypatch):
 
 # --------------------------------------------------------------------------- the tiny model
 @pytest.fixture(scope="module")
-def torch_one_thread():
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NARRASCORE_CACHE", str(folder))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def backbone(torch_one_thread, cache):
+def backbone(torch_one_thread, model_cache):
     from narrascore.synth.musicgen.backbone import load_backbone
 
     return load_backbone("debug")
@@ -451,7 +433,7 @@ def test_too_long_window_is_refused(backbone, story, tmp_path):
 
 # --------------------------------------------------------------------------- end to end
 @pytest.mark.slow
-def test_score_with_musicgen_end_to_end(backbone, video_factory, tmp_path, cache):
+def test_score_with_musicgen_end_to_end(backbone, video_factory, tmp_path, model_cache):
     import narrascore
     from narrascore.media.synthetic import Segment
 
@@ -467,7 +449,7 @@ def test_score_with_musicgen_end_to_end(backbone, video_factory, tmp_path, cache
 
     cli = subprocess.run([sys.executable, "-m", "narrascore.cli", "render", str(out), "--synth", "musicgen",
                           "--model", str(tmp_path / "no-such-model"), "--quiet"],
-                         capture_output=True, text=True, env={**os.environ, "NARRASCORE_CACHE": str(cache)})
+                         capture_output=True, text=True, env={**os.environ, "NARRASCORE_CACHE": str(model_cache)})
     assert cli.returncode == OptionError.exit_code
     lines = cli.stderr.strip().splitlines()
     assert len(lines) == 1 and "model folder not found" in lines[0], cli.stderr

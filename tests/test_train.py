@@ -51,30 +51,12 @@ CFG = TrainConfig(steps=100, batch_size=4, crop_seconds=2.0, lr=3e-2, warmup_ste
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def torch1():
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NARRASCORE_CACHE", str(folder))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def sharp(torch1, cache):
+def sharp(torch_one_thread, model_cache):
     """The debug MusicGen with its output heads scaled 20x (std 0.4): logits that hidden states can move."""
     from narrascore.synth.musicgen.backbone import load_backbone
 
     backbone = load_backbone("debug")
-    with torch1.no_grad():
+    with torch_one_thread.no_grad():
         for head in backbone.model.decoder.lm_heads:
             head.weight.mul_(20.0)
     return backbone
@@ -349,7 +331,7 @@ def test_config_file_and_overrides(tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI and score
-def test_cli_trains_an_adapter_that_score_loads(cache, torch1, tmp_path, short_video):
+def test_cli_trains_an_adapter_that_score_loads(model_cache, torch_one_thread, tmp_path, short_video):
     import narrascore
     from narrascore.synth import SYNTHESIZERS
     from narrascore.synth.musicgen.adapter import CONFIG, WEIGHTS
@@ -357,7 +339,7 @@ def test_cli_trains_an_adapter_that_score_loads(cache, torch1, tmp_path, short_v
     write_tone(tmp_path / "a.wav", seconds=1.5)
     (tmp_path / "m.jsonl").write_text('{"audio": "a.wav", "hop": 0.5, "valence": [0.1, 0.5, -0.2], "arousal": [-0.4, 0.0, 0.8]}\n')
     (tmp_path / "train.toml").write_text("batch_size = 2\ncrop_seconds = 1.0\nchannels = 8\n")
-    env = {**os.environ, "NARRASCORE_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "NARRASCORE_CACHE": str(model_cache), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "adapter"
     cmd = [sys.executable, "-m", "narrascore.cli", "train", "--model", "debug", "--data", str(tmp_path / "m.jsonl"),
            "--out", str(out), "--config", str(tmp_path / "train.toml"), "--steps", "2", "--quiet"]

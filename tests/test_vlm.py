@@ -26,15 +26,6 @@ GOOD = '{"valence": 0.5, "arousal": -0.25, "confidence": 0.9, "caption": "a red 
 FAST = dict(timeout=0.5, retries=2, backoff=0.01, concurrency=1)
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    """Debug models are built once per session into a private cache folder (never ~/.cache)."""
-    folder = tmp_path_factory.mktemp("model-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NARRASCORE_CACHE", str(folder))
-        yield folder
-
-
 # --------------------------------------------------------------------------- parsing
 @pytest.mark.parametrize("text, expected", [
     (GOOD, (0.5, -0.25, 0.9, "a red room")),
