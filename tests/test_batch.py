@@ -265,6 +265,8 @@ def test_batch_errors_are_one_line(tmp_path, monkeypatch):
     (tmp_path / "v.mp4").write_bytes(b"")
     result = CliRunner().invoke(app, ["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--workers", "0"])
     assert result.exit_code == 2 and "workers must be at least 1" in result.output
+    result = CliRunner().invoke(app, ["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--workers", "2", "--ray", "auto"])
+    assert result.exit_code == 2 and "local pool" in result.output
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the batch extra were not installed
     result = CliRunner().invoke(app, ["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--ray", "auto"])
     assert result.exit_code == 6 and "narrascore[batch]" in result.output

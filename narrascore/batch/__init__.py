@@ -74,7 +74,7 @@ def run_batch(
     """Score every video of ``inputs`` into ``out_dir/<name>/``; see the module docstring.
 
     ``options``: defaults for every video (a list's rows override style, seed, synth).
-    ``workers``: local worker processes (default ``default_workers()``); ignored with ``ray``.
+    ``workers``: local worker processes (default ``default_workers()``); not with ``ray``.
     ``ray``: ``"auto"`` or a cluster address to run one Ray task per video (``cpus_per_video`` CPUs
     each) and to split the sensing of videos longer than ``range_seconds`` (s) into parallel ranges.
     ``on_row``: called with each row as it is known (skipped ones first).
@@ -83,6 +83,8 @@ def run_batch(
     """
     if workers is not None and workers < 1:
         raise OptionError(f"workers must be at least 1, got {workers}")
+    if workers is not None and ray is not None:
+        raise OptionError(f"workers ({workers}) is for the local pool; with ray ({ray}) Ray places one task per video")
     if not range_seconds > 0:
         raise OptionError(f"range_seconds must be positive, got {range_seconds}")
     if not cpus_per_video > 0:
