@@ -86,6 +86,19 @@ def test_job_reporter_records_each_stage():
     assert notes == ["reused shots.json"]
 
 
+def test_a_restarted_workspace_finds_its_projects(tmp_path):
+    from narrascore.ui.jobs import Workspace
+
+    first = Workspace(tmp_path)
+    project = first.new_project("../my film.mp4")
+    assert project.name == "my_film.mp4" and project.video.parent == project.root / "input"
+    project.overrides = {"key": "D"}
+    project.save()
+    first.close()
+    again = Workspace(tmp_path).project(project.id)
+    assert (again.name, again.video, again.overrides) == (project.name, project.video, {"key": "D"})
+
+
 # --------------------------------------------------------------------------- the running app
 @dataclass(frozen=True)
 class Server:
@@ -211,6 +224,20 @@ def test_two_sessions_write_to_their_own_folders(server, short_video):
     assert (outs[0] / "soundtrack.wav").read_bytes() != (outs[1] / "soundtrack.wav").read_bytes()
     assert len(views[0]["measured"]["times"]) > 0
 
+    # a concept edit is written as a hand edit and kept; resetting lets the concept follow the story again
+    pid, out = first["project"], outs[0]
+    key = "F#" if views[0]["concept"]["key"] != "F#" else "Bb"
+    job = _call(server, "POST", f"/api/projects/{pid}/render", {"style": "piano", "seed": 1, "concept": {"key": key}})[1]["job"]
+    state = _wait(server, job)
+    assert state["state"] == "done", state["error"]
+    stored = read_artifact(MusicConcept, out / "concept.json")
+    assert stored.hand_edited and stored.artifact.key == key and key in stored.artifact.anchor_prompt
+    job = _call(server, "POST", f"/api/projects/{pid}/render", {"style": "piano", "seed": 1, "reset_concept": True})[1]["job"]
+    assert _wait(server, job)["state"] == "done"
+    stored = read_artifact(MusicConcept, out / "concept.json")
+    assert not stored.hand_edited and stored.artifact.key == views[0]["concept"]["key"]
+    assert _call(server, "GET", f"/api/projects/{pid}")[1]["versions"] == 3
+
 
 # --------------------------------------------------------------------------- the page in a real browser
 def _browser(playwright):
@@ -235,7 +262,9 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
             page.goto(server.url)
+            page.wait_for_function("document.body.dataset.ready === '1'")
             page.set_input_files("#file-input", str(video.path))
             page.click("#score-btn")
             page.wait_for_selector("#stages li[data-stage]", timeout=30_000)  # a progress bar per stage
@@ -281,7 +310,8 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
             for name in ("scored.mp4", "score.mid", "narrative.json", "concept.json"):
                 assert len(_download(page, name)) > 0
 
-            page.wait_for_timeout(300)
+            page.wait_for_function("document.getElementById('player').readyState === 4", timeout=15_000)
+            page.wait_for_timeout(500)  # let the player's loading spinner fade
             shot = tmp_path / "ui.png"
             page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("NARRASCORE_ARTIFACTS"):
@@ -289,6 +319,10 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
                 target_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy(shot, target_dir / "ui.png")
             assert shot.stat().st_size > 10_000
+
+            page.reload()  # the project id is in the address: a reload comes back to it
+            page.wait_for_function("document.body.dataset.ready === '1' && document.body.dataset.version === '2'")
+            assert page.locator("#chart path.curve-arousal").count() == 1
         finally:
             browser.close()
     assert errors == []

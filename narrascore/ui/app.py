@@ -40,7 +40,7 @@ from ..errors import ArtifactError, NarrascoreError, OptionError
 from ..fileio import ensure_writable_dir, write_json_atomic
 from ..options import STYLES, ScoreOptions
 from ..progress import Reporter
-from .edits import parse_concept_overrides, parse_scene_edits
+from .edits import SceneEdit, parse_concept_overrides, parse_scene_edits
 from .jobs import Project, Workspace
 
 STATIC = Path(__file__).with_name("static")
@@ -191,7 +191,8 @@ def _score(project: Project, options: ScoreOptions, reporter: Reporter) -> None:
     _finish(project, result, reporter)
 
 
-def _render(project: Project, options: ScoreOptions, scenes, overrides: dict[str, Any], reset: bool, reporter: Reporter) -> None:
+def _render(project: Project, options: ScoreOptions, scenes: list[SceneEdit] | None, overrides: dict[str, Any],
+            reset: bool, reporter: Reporter) -> None:
     from ..pipeline import run
     from .edits import edit_plan, write_concept
 

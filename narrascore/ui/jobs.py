@@ -9,6 +9,7 @@ while the page polls its stage progress through :class:`JobReporter`.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import threading
@@ -142,6 +143,10 @@ class Workspace:
         self._projects: dict[str, Project] = {}
         self._jobs: dict[str, Job] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narrascore-job")
+        for saved in sorted(self.projects_dir.glob("*/project.json")):  # a restarted app finds its projects again
+            project = _load_project(saved)
+            if project is not None:
+                self._projects[project.id] = project
 
     # ------------------------------------------------------------------ projects
     def new_project(self, name: str) -> Project:
@@ -204,6 +209,16 @@ class Workspace:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _load_project(path: Path) -> Project | None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return Project(id=saved["id"], root=path.parent, video=Path(saved["video"]), name=saved["name"],
+                       overrides=dict(saved.get("overrides", {})), options=dict(saved.get("options", {})),
+                       versions=int(saved.get("versions", 0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _safe_name(name: str) -> str:

@@ -43,17 +43,7 @@ function setBusy(busy) {
 
 // ------------------------------------------------------------------ setup
 async function init() {
-  state.config = await api("GET", "/api/config");
-  fillSelect($("style-select"), state.config.styles);
-  fillSelect($("synth-select"), state.config.synths, "procedural");
-  fillSelect($("edit-style"), state.config.styles.filter((s) => s !== "auto"));
-  fillSelect($("edit-key"), state.config.keys);
-  fillSelect($("edit-mode"), state.config.modes);
-  if (state.config.folder_videos) {
-    $("folder-field").hidden = false;
-    $("folder-name").textContent = state.config.folder;
-    for (const name of state.config.folder_videos) $("folder-select").append(new Option(name, name));
-  }
+  // listeners first: a file chosen while the choices are still loading must not be missed
   $("file-input").addEventListener("change", () => {
     const file = $("file-input").files[0];
     if (file) { state.source = file; state.project = null; $("folder-select").value = ""; }
@@ -77,6 +67,25 @@ async function init() {
   $("player").addEventListener("seeked", drawPlayhead);
   window.addEventListener("resize", () => drawChart());
   setBusy(false);
+  state.config = await api("GET", "/api/config");
+  fillSelect($("style-select"), state.config.styles);
+  fillSelect($("synth-select"), state.config.synths, "procedural");
+  fillSelect($("edit-style"), state.config.styles.filter((s) => s !== "auto"));
+  fillSelect($("edit-key"), state.config.keys);
+  fillSelect($("edit-mode"), state.config.modes);
+  if (state.config.folder_videos) {
+    $("folder-field").hidden = false;
+    $("folder-name").textContent = state.config.folder;
+    for (const name of state.config.folder_videos) $("folder-select").append(new Option(name, name));
+  }
+  const saved = location.hash.slice(1);
+  if (/^[0-9a-f]{12}$/.test(saved)) {
+    state.project = saved;
+    document.body.dataset.project = saved;
+    await loadProject().catch(() => { state.project = null; history.replaceState(null, "", location.pathname); });
+    setBusy(false);
+  }
+  document.body.dataset.ready = "1";
 }
 
 function fillSelect(select, values, chosen) {
@@ -100,13 +109,16 @@ async function score() {
     }
     state.project = opened.project;
     document.body.dataset.project = opened.project;
+    history.replaceState(null, "", "#" + opened.project);  // a reload comes back to this project
   }
   const job = await api("POST", `/api/projects/${state.project}/score`, scoreOptions());
   await follow(job.job, "Scoring");
 }
 
 function scoreOptions() {
-  return {style: $("style-select").value, synth: $("synth-select").value, seed: parseInt($("seed-input").value || "0", 10)};
+  // an empty choice (the page still loading) means the default
+  return {style: $("style-select").value || undefined, synth: $("synth-select").value || undefined,
+          seed: parseInt($("seed-input").value || "0", 10)};
 }
 
 async function rerender(resetConcept) {
@@ -175,10 +187,16 @@ function drawProgress(job) {
 // ------------------------------------------------------------------ results
 async function loadProject() {
   const view = await api("GET", `/api/projects/${state.project}`);
+  if (!view.plan) return;  // opened but not scored yet
   const previousVersion = state.view && state.view.id === view.id ? state.view.versions : 0;
   state.view = view;
   state.scenes = view.plan.scenes.map((s) => ({...s}));
   state.conceptDirty = {};
+  if (view.options && view.options.style) {  // the options this video was last scored with
+    $("style-select").value = view.options.style;
+    $("synth-select").value = view.options.synth;
+    $("seed-input").value = view.options.seed;
+  }
   for (const id of ["result-card", "chart-card", "edit-card", "compare-card"]) $(id).hidden = false;
   const base = `/api/projects/${view.id}`;
   const stamp = `?v=${view.versions}`;
