@@ -1,15 +1,16 @@
 """Benchmark the Token-Level Affective Adapter and long-form MusicGen generation on this machine.
 
-    python benchmarks/bench_adapter.py [--steps 150] [--real-seconds 5] [--video-seconds 20] [--threads N] [--json PATH]
+    python benchmarks/bench_adapter.py [--sizes small,medium] [--steps 150] [--real-seconds 30] [--video-seconds 20]
+                                       [--threads N] [--json PATH]
 
-1. Decoding-step overhead at musicgen-small's real size (``MusicgenDecoderConfig()`` defaults, t5-base text
+1. Decoding-step overhead at musicgen-small's (or, with ``--size medium``, musicgen-medium's) real size (``MusicgenDecoderConfig()`` defaults, t5-base text
    encoder, EnCodec 32 kHz; random weights, nothing downloaded): one sequence of cached decoding steps
    under classifier-free guidance (batch 2), each step timed alone, alternating with and without the
    adapter hooks in an ABBA pattern so both see the same cache lengths and the same machine load;
    the median per step of each is compared. The adapter has the defaults: 18 of 24 layers, gamma != 0.
 2. Memory: the adapter's parameters, one 30 s window's control tensor, and the process's RSS growth.
-3. Real time factor of ``--real-seconds`` of generation at real size with the adapter (one window, CFG),
-   extrapolated to a 30 s window (steps get slightly slower as the cache grows: a lower bound on time).
+3. Real time factor of ``--real-seconds`` (default: one 30 s window) of generation at musicgen-small's real
+   size with the adapter and classifier-free guidance.
 4. Real time factor of long-form generation of a ``--video-seconds`` video with the ``debug`` model
    (several windows: 8 s windows, 2 s overlap), crossfades, resampling and mix.wav included.
 """
@@ -35,15 +36,25 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def real_size_model():
+# musicgen-medium's decoder (its text encoder and codec are musicgen-small's): width 1536, 48 layers, 24 heads
+MEDIUM_DECODER = {"hidden_size": 1536, "num_hidden_layers": 48, "num_attention_heads": 24, "ffn_dim": 6144}
+
+
+def real_size_model(size: str = "small"):
     import torch
-    from transformers import MusicgenForConditionalGeneration
+    from transformers import MusicgenConfig, MusicgenForConditionalGeneration
 
     from narrascore.synth.musicgen.backbone import quiet_transformers, small_config
 
     torch.manual_seed(0)
     with quiet_transformers():
-        model = MusicgenForConditionalGeneration(small_config()).eval().requires_grad_(False)
+        config = small_config()
+        if size == "medium":
+            parts = config.to_dict()
+            parts["decoder"].update(MEDIUM_DECODER)
+            config = MusicgenConfig(text_encoder=parts["text_encoder"], audio_encoder=parts["audio_encoder"],
+                                    decoder=parts["decoder"])
+        model = MusicgenForConditionalGeneration(config).eval().requires_grad_(False)
     model.generation_config.update(pad_token_id=2048, decoder_start_token_id=2048, bos_token_id=2048)
     return model
 
@@ -51,7 +62,7 @@ def real_size_model():
 def steered(model, torch):
     from narrascore.synth.musicgen.adapter import config_for, new_adapter
 
-    adapter = new_adapter(config_for(model, "musicgen-small (random)"))
+    adapter = new_adapter(config_for(model, "musicgen real-size architecture (random)"))
     with torch.no_grad():
         adapter.gamma.normal_(0.0, 0.02)
     return adapter.eval().requires_grad_(False)
@@ -136,61 +147,81 @@ def debug_longform(seconds: float, torch) -> dict:
             "rtf": seconds / wall, "generate_s": synth.last_info["generate_s"], "write_s": synth.last_info["write_s"]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=150, help="timed decoding steps per condition")
-    p.add_argument("--real-seconds", type=float, default=5.0, help="seconds generated at real size (0: skip)")
-    p.add_argument("--video-seconds", type=float, default=20.0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result: dict = {"torch_threads": torch.get_num_threads(), "torch": torch.__version__}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+def measure_size(size: str, args, torch, say) -> dict:
+    """Build one real-size architecture, time the adapter's step overhead, and (small) one real window."""
+    from narrascore.synth.musicgen.adapter import describe
 
     rss0 = rss_mib()
     t0 = time.perf_counter()
-    model = real_size_model()
-    result["build_s"] = time.perf_counter() - t0
+    model = real_size_model(size)
+    out: dict = {"build_s": time.perf_counter() - t0}
     n_model = sum(p.numel() for p in model.parameters())
     rss1 = rss_mib()
     adapter = steered(model, torch)
     rss2 = rss_mib()
     n_adapter = adapter.parameter_count()
-    from narrascore.synth.musicgen.adapter import describe
-
-    print(f"real-size model: {n_model / 1e6:.0f} M parameters, built in {result['build_s']:.0f} s, RSS +{rss1 - rss0:.0f} MiB")
-    print(describe(adapter))
-    print(f"adapter: {n_adapter:,} parameters = {n_adapter / n_model:.3%} of the backbone, "
-          f"{n_adapter * 4 / 2**20:.2f} MiB fp32; RSS +{rss2 - rss1:.1f} MiB")
-    result.update(model_parameters=n_model, adapter_parameters=n_adapter, adapter_mib=n_adapter * 4 / 2**20,
-                  rss_model_mib=rss1 - rss0, rss_adapter_mib=rss2 - rss1)
-
+    say(f"musicgen-{size} architecture: {n_model / 1e6:.0f} M parameters, built in {out['build_s']:.0f} s, "
+        f"RSS +{rss1 - rss0:.0f} MiB")
+    say(describe(adapter))
+    say(f"adapter: {n_adapter:,} parameters = {n_adapter / n_model:.3%} of the backbone, "
+        f"{n_adapter * 4 / 2**20:.2f} MiB fp32; RSS +{rss2 - rss1:.1f} MiB")
+    out.update(model_parameters=n_model, adapter_parameters=n_adapter, adapter_mib=n_adapter * 4 / 2**20,
+               rss_model_mib=rss1 - rss0, rss_adapter_mib=rss2 - rss1)
     over = step_overhead(model, adapter, torch, args.steps)
-    window_control = 1 * (30 * 50 + 4) * model.config.decoder.hidden_size * 4 / 2**20
-    result["step"] = over
-    result["control_30s_mib"] = window_control
+    out["step"] = over
+    out["control_30s_mib"] = (30 * 50 + 4) * model.config.decoder.hidden_size * 4 / 2**20
     m = over["median_s"]
-    print(f"decoding step (CFG batch 2), median of {args.steps} each, interleaved ABBA: "
-          f"bare {m['bare'] * 1e3:.1f} ms, adapter {m['adapter'] * 1e3:.1f} ms -> overhead {over['overhead']:+.2%}")
-    print(f"control tensor for one 30 s window: {window_control:.2f} MiB")
-
-    if args.real_seconds > 0:
+    say(f"decoding step (CFG batch 2), median of {args.steps} each, interleaved ABBA: "
+        f"bare {m['bare'] * 1e3:.1f} ms, adapter {m['adapter'] * 1e3:.1f} ms -> overhead {over['overhead']:+.2%}")
+    say(f"control tensor for one 30 s window: {out['control_30s_mib']:.2f} MiB")
+    if size == "small" and args.real_seconds > 0:
         real = real_window(model, adapter, torch, args.real_seconds)
-        result["real_window"] = real
-        print(f"real size, {real['audio_s']:.2f} s generated with adapter + CFG in {real['wall_s']:.1f} s: "
-              f"{real['rtf']:.3f}x real time ({real['tokens_per_s']:.1f} steps/s); "
-              f"a 30 s window extrapolates to {real['window30_extrapolated_s'] / 60:.1f} min")
-    del model, adapter
+        out["real_window"] = real
+        say(f"real size, {real['audio_s']:.2f} s generated in one window with adapter + CFG in {real['wall_s']:.1f} s: "
+            f"{real['rtf']:.3f}x real time ({real['tokens_per_s']:.1f} steps/s)")
+    return out
 
-    debug = debug_longform(args.video_seconds, torch)
-    result["debug_longform"] = debug
-    print(f"debug model, {debug['video_s']:.0f} s video in {debug['windows']} windows: {debug['wall_s']:.2f} s "
-          f"({debug['rtf']:.1f}x real time; generation {debug['generate_s']:.2f} s, stitch+resample+write "
-          f"{debug['write_s']:.2f} s; model load {debug['load_s']:.1f} s not counted)")
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=150, help="timed decoding steps per condition")
+    p.add_argument("--real-seconds", type=float, default=30.0, help="seconds generated at small's real size (0: skip)")
+    p.add_argument("--video-seconds", type=float, default=20.0, help="video length for the debug long-form run (0: skip)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--sizes", default="small,medium", help="real-size architectures to measure: small, medium")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    import torch
+
+    printed: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        printed.append(line)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result: dict = {"name": "adapter", "title": "Token-Level Affective Adapter and long-form MusicGen (CPU)",
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "sizes": {}}
+    say(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    for size in [x.strip() for x in args.sizes.split(",") if x.strip()]:
+        result["sizes"][size] = measure_size(size, args, torch, say)
+
+    if args.video_seconds > 0:
+        debug = debug_longform(args.video_seconds, torch)
+        result["debug_longform"] = debug
+        say(f"debug model, {debug['video_s']:.0f} s video in {debug['windows']} windows: {debug['wall_s']:.2f} s "
+            f"({debug['rtf']:.1f}x real time; generation {debug['generate_s']:.2f} s, stitch+resample+write "
+            f"{debug['write_s']:.2f} s; model load {debug['load_s']:.1f} s not counted)")
+    overheads = ", ".join(f"{size} {r['step']['overhead']:+.2%}" for size, r in result["sizes"].items())
+    real = result["sizes"].get("small", {}).get("real_window")
+    result["headline"] = f"adapter overhead per decoding step (median, interleaved): {overheads}; target <= 2%"
+    result["summary"] = {
+        "baseline": "the same decoding step without the adapter",
+        "ours": overheads + (f"; small, one {real['audio_s']:.0f} s window: {real['rtf']:.3f}x real time" if real else ""),
+        "ratio": overheads, "target": "overhead <= 2%",
+    }
+    result["printed"] = "\n".join(printed)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
     return 0

@@ -134,7 +134,7 @@ def main() -> None:
                                 "largest single process (wait4 ru_maxrss)", "tree PSS < 1 GiB", "wall", "real-time factor"],
                     "rows": rows}],
         "notes": ["ratio = long / short median peak PSS of the process tree; 'flat' here means a ratio under 1.25",
-                  "the renderer works in spawned worker processes on long videos, so the largest single process "
+                  "the renderer works in forked worker processes on long videos (sharing the SoundFont the parent loaded), so the largest single process "
                   "(what wait4 / RUSAGE_CHILDREN report) understates what the machine holds; the tree columns are "
                   "sampled every 0.1 s from /proc (RSS summed over the processes counts shared libraries once per "
                   "process; PSS splits shared pages fairly, so it is the machine's real share; peaks shorter than "
