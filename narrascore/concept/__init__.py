@@ -27,8 +27,8 @@
 * **meter**: 4/4, except 3/4 for calm, warm piano music;
 * **cues**: one per scene; neighbouring scenes with nearly the same affect (valence and arousal
   within 0.12) are merged, as are scenes shorter than 2 s, so every cue boundary is a scene cut.
-  A cue with clearly negative valence (<= -0.25) in a major home key moves to the relative minor,
-  clearly positive valence (>= 0.25) in a minor home key to the relative major; an energetic
+  A cue with negative valence (<= -0.1) in a major home key moves to the relative minor, positive
+  valence (>= 0.1) in a minor home key to the relative major (near-neutral cues keep the home mode); an energetic
   (arousal >= 0.3), non-negative climax in a major key lifts to the dominant. Every modulation is
   therefore to a closely related key. ``intensity = (arousal + 1) / 2``.
 """
@@ -52,7 +52,7 @@ __all__ = [
 HOME_KEYS = {"major": ("C", "D", "Eb", "F", "G", "A", "Bb"), "minor": ("A", "D", "E", "C", "G", "B", "F")}
 MERGE_TOLERANCE = 0.12
 MIN_CUE_SECONDS = 2.0
-MODE_TURN = 0.25
+MODE_TURN = 0.1
 
 
 def conceive(plan: NarrativePlan, *, style: str = "auto", seed: int = 0) -> MusicConcept:
