@@ -73,7 +73,7 @@ def step_overhead(model, adapter, torch, steps: int) -> dict:
     from narrascore.synth.musicgen.inject import inject
 
     dec = model.config.decoder
-    K, D = dec.num_codebooks, dec.hidden_size
+    K = dec.num_codebooks
     n_pos = 1 + 2 * steps + 8
     control = adapter.control([0.0, 60.0], [-1.0, 1.0], [1.0, -1.0], t0=0.0, n_positions=n_pos)
     enc = torch.randn(2, 12, model.config.text_encoder.d_model)

@@ -38,8 +38,6 @@ def sense(video: str, fast: bool) -> dict:
 def analyze(video: str, out: str) -> dict:
     """What `narrascore analyze` does before sensing: probe, then the video scan with the audio scan
     beside it in a second process (``Pipeline.media`` + ``Pipeline.signals``), into a fresh ``out``."""
-    from pathlib import Path
-
     from narrascore.options import ScoreOptions
     from narrascore.pipeline import Pipeline
 

@@ -79,3 +79,15 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield torch
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def scored_demo(tmp_path_factory) -> Path:
+    """The two-minute demo video, scored with the defaults once per session (the wiring and evaluation tests share it)."""
+    import narrascore
+    from narrascore.media import make_demo_video
+
+    out = tmp_path_factory.mktemp("scored-demo")
+    make_demo_video(out / "demo.mp4")
+    narrascore.score(out / "demo.mp4", out)
+    return out

@@ -232,8 +232,10 @@ def test_ctrl_c_stops_workers_and_leaves_no_half_written_files(batch_inputs, tmp
         (folder / f"v{i}.mp4").write_bytes((batch_inputs / "a.mp4").read_bytes())
     out = tmp_path / "out"
     env = {**os.environ, "COLUMNS": "200"}
+    # As from a terminal: a test run started in the background of a non-interactive shell inherits SIGINT ignored.
     proc = subprocess.Popen([sys.executable, "-m", "narrascore.cli", "batch", str(folder), "-o", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not any(out.glob("*/.narrascore/*.npz")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)  # wait until the workers are inside the pipeline

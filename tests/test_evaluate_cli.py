@@ -14,7 +14,6 @@ import soundfile as sf
 import narrascore
 from narrascore.evaluate import EvaluationReport
 from narrascore.evaluate.run import evaluate_folder, summary_rows
-from narrascore.media import make_demo_video
 from narrascore.media.synthetic import Segment
 
 # a 17.5 s arc for the command's forms: four scenes (calm, rising, climax of four 1 s shots, calm)
@@ -215,17 +214,6 @@ def test_ours_beats_fixed_mood_and_shuffled_on_a_story_video(arc_story, tmp_path
     assert_ours_follows_the_story_better(out)
 
 
-def scored_demo(tmp_path_factory) -> Path:
-    """The demo video scored once per session (tests/test_wiring.py shares the folder; the pipeline's cache makes the second call cheap)."""
-    out = tmp_path_factory.getbasetemp() / "scored-demo"
-    out.mkdir(exist_ok=True)
-    video = out / "demo.mp4"
-    if not video.exists():
-        make_demo_video(video)
-    narrascore.score(video, out)
-    return out
-
-
 @pytest.mark.slow
-def test_ours_beats_fixed_mood_and_shuffled_on_the_demo(tmp_path_factory):
-    assert_ours_follows_the_story_better(scored_demo(tmp_path_factory))
+def test_ours_beats_fixed_mood_and_shuffled_on_the_demo(scored_demo):
+    assert_ours_follows_the_story_better(scored_demo)

@@ -7,22 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import narrascore
 from narrascore.artifacts import NarrativePlan, read_artifact
 from narrascore.evaluate import align_dimension, analyze
 from narrascore.evaluate.emotion import descriptor_scores
-from narrascore.media import make_demo_video
-
-
-def scored_demo(tmp_path_factory) -> Path:
-    """The demo scored once per session (shared with tests/test_evaluate_cli.py; the pipeline's cache makes a second call cheap)."""
-    out = tmp_path_factory.getbasetemp() / "scored-demo"
-    out.mkdir(exist_ok=True)
-    video = out / "demo.mp4"
-    if not video.exists():
-        make_demo_video(video)
-    narrascore.score(video, out)
-    return out
 
 
 def energy_curve(soundtrack: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -33,8 +20,8 @@ def energy_curve(soundtrack: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-def test_demo_soundtrack_energy_follows_the_narrative_arousal(tmp_path_factory):
-    out = scored_demo(tmp_path_factory)
+def test_demo_soundtrack_energy_follows_the_narrative_arousal(scored_demo):
+    out = scored_demo
     plan = read_artifact(NarrativePlan, out / "narrative.json").artifact
     times, energy = energy_curve(out / "soundtrack.wav")
     alignment = align_dimension(plan.times, plan.arousal, times, energy)

@@ -180,8 +180,6 @@ def new_adapter(config: AdapterConfig) -> Any:
 
 def load_adapter(folder: str | Path, backbone: Any) -> Any:
     """Load the adapter in ``folder`` for ``backbone``; raise one ``OptionError`` line naming what is wrong."""
-    import torch
-
     folder = Path(folder).expanduser()
     cfg_path, weights = folder / CONFIG, folder / WEIGHTS
     for path in (folder, cfg_path, weights):
