@@ -104,14 +104,23 @@ class AffectAnswer:
     caption: str
 
 
-def read_affect(text: str | None, *, default_confidence: float = 0.5) -> AffectAnswer | None:
-    """A frame answer's values, clamped; None unless valence and arousal are both numbers."""
+def _with_valence_arousal(text: str | None) -> tuple[dict, float, float] | None:
+    """The answer's JSON object with its valence and arousal (unclamped), or None unless both are numbers."""
     obj = parse_json_object(text)
     if obj is None:
         return None
     valence, arousal = _number(obj.get("valence")), _number(obj.get("arousal"))
     if valence is None or arousal is None:
         return None
+    return obj, valence, arousal
+
+
+def read_affect(text: str | None, *, default_confidence: float = 0.5) -> AffectAnswer | None:
+    """A frame answer's values, clamped; None unless valence and arousal are both numbers."""
+    found = _with_valence_arousal(text)
+    if found is None:
+        return None
+    obj, valence, arousal = found
     confidence = _number(obj.get("confidence"))
     caption = obj.get("caption")
     return AffectAnswer(
@@ -134,12 +143,10 @@ class SceneAnswer:
 
 def read_scene(text: str | None, arc_roles: tuple[str, ...]) -> SceneAnswer | None:
     """A scene answer's values, clamped; None unless valence and arousal are both numbers."""
-    obj = parse_json_object(text)
-    if obj is None:
+    found = _with_valence_arousal(text)
+    if found is None:
         return None
-    valence, arousal = _number(obj.get("valence")), _number(obj.get("arousal"))
-    if valence is None or arousal is None:
-        return None
+    obj, valence, arousal = found
     label = obj.get("label")
     label = label.strip().lower() if isinstance(label, str) else ""
     role = obj.get("arc_role")
