@@ -197,7 +197,6 @@ class MusicConcept:
     cues: tuple[Cue, ...]
 
 
-ARTIFACT_TYPES: tuple[type, ...] = (MediaInfo, Shots, AffectCurve, NarrativePlan, MusicConcept)
 A = TypeVar("A")
 
 

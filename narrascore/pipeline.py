@@ -31,7 +31,6 @@ A = TypeVar("A")
 WORK_DIR = ".narrascore"
 VLM_FRAMES = "vlm_frames.json"  # the VLM sensor's per-frame readings and captions
 PROMPT_DIR = "prompts"  # the exact prompts sent to the models, and their answers
-STAGES = ("media", "shots", "affect", "narrative", "concept", "render", "soundtrack", "video", "figure")
 SenseHook = Callable[..., AffectCurve]
 """Replaces ``sense.sense(inputs, sensors=..., options=...)`` in the affect stage; it must return the
 same curve (the cache key does not change): ``narrascore.batch`` senses time ranges in parallel with it."""
