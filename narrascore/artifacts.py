@@ -28,6 +28,10 @@ from .fileio import canonical_hash, write_json_atomic
 SCHEMA_VERSION = 1
 ARC_ROLES = ("setup", "rising", "climax", "falling", "resolution")
 CUT_KINDS = ("hard", "fade")
+# sudden moments inside scenes that the music answers (narrative.json ``events``):
+# impact = a jump in sound loudness or onset rate (a bang), motion = a burst of motion,
+# flash / blackout = a sudden rise / fall of brightness, cut = a hard cut inside fast action
+EVENT_KINDS = ("impact", "motion", "flash", "blackout", "cut")
 MODES = ("major", "minor")
 KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -138,6 +142,16 @@ class Scene:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A sudden moment the music answers: ``time`` in seconds, ``kind`` one of ``EVENT_KINDS``,
+    ``strength`` in (0, 1] (how big a hit it deserves)."""
+
+    time: float
+    kind: str
+    strength: float
+
+
+@dataclass(frozen=True)
 class NarrativePlan:
     """The story as the music should read it (``narrative.json``).
 
@@ -159,6 +173,7 @@ class NarrativePlan:
     duration: float
     reasoner: str = "rules"
     scenes_fingerprint: str = ""
+    events: tuple[Event, ...] = ()
 
 
 # --------------------------------------------------------------------------- concept
@@ -399,6 +414,14 @@ def validate(artifact: Any) -> None:
             previous_end = scene.end
         if abs(previous_end - artifact.duration) > 1e-3:
             raise ArtifactError(f"NarrativePlan: scenes end at {previous_end} but the video lasts {artifact.duration}")
+        for i, event in enumerate(artifact.events):
+            where = f"NarrativePlan.events[{i}]"
+            if event.kind not in EVENT_KINDS:
+                raise ArtifactError(f"{where}.kind {event.kind!r} is not one of {', '.join(EVENT_KINDS)}")
+            if not 0 <= event.time <= artifact.duration + 1e-6:
+                raise ArtifactError(f"{where}.time {event.time} is outside the video (0..{artifact.duration})")
+            if not 0 < event.strength <= 1:
+                raise ArtifactError(f"{where}.strength {event.strength} must lie in (0, 1]")
     elif isinstance(artifact, MusicConcept):
         if artifact.key not in KEYS:
             raise ArtifactError(f"MusicConcept.key {artifact.key!r} is not one of {', '.join(KEYS)}")
