@@ -291,6 +291,9 @@ def evaluate(
                                              help="Also render and evaluate the fixed-mood, shuffled and original-audio baselines "
                                                   "(default: on for an output folder, off for --audio)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shuffled baseline."),
+    listener: str = typer.Option("auto", "--listener", metavar="auto|vibenet|descriptors",
+                                 help="Who hears the music's emotion: the pretrained VibeNet model (the listen extra) or the "
+                                      "descriptor estimate (no extra); auto: the best installed."),
     synth: str = SYNTH, soundfont: Optional[str] = SOUNDFONT, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     force: bool = FORCE, progress: bool = PROGRESS,
 ) -> None:
@@ -306,19 +309,23 @@ def evaluate(
             raise OptionError("--video needs --audio FILE (the soundtrack to evaluate)")
         if out is not None and folder is not None:
             raise OptionError("-o/--out goes with --audio; an output folder is evaluated in place")
+        from .evaluate.listeners import check_listener_name
+
+        check_listener_name(listener)
         reporter = default_reporter(progress and sys.stderr.isatty())
         options = _options(synth=synth, soundfont=soundfont, loudness=loudness, true_peak=true_peak, force=force)
         if audio is not None and video is None:
             ev.check_baselines_option(audio_only=True, baselines=baselines)
-            curve, path = ev.analyse_music(audio, out or _default_out(audio))
-            typer.echo(f"mean valence {curve.mean_valence:+.3f}, mean arousal {curve.mean_arousal:+.3f}")
+            curve, heard_by, path = ev.analyse_music(audio, out or _default_out(audio), listener=listener)
+            typer.echo(f"mean valence {curve.mean_valence:+.3f}, mean arousal {curve.mean_arousal:+.3f} (listener: {heard_by.version})")
             typer.echo(f"  emotion    {path}")
             return
         if audio is not None:
             result = ev.evaluate_soundtrack(audio, video, out or _default_out(video), options=options,
-                                            baselines=bool(baselines), seed=seed, reporter=reporter)
+                                            baselines=bool(baselines), seed=seed, reporter=reporter, listener=listener)
         else:
-            result = ev.evaluate_folder(folder, options=options, baselines=baselines is not False, seed=seed, reporter=reporter)
+            result = ev.evaluate_folder(folder, options=options, baselines=baselines is not False, seed=seed, reporter=reporter,
+                                        listener=listener)
         from rich.console import Console
 
         Console(soft_wrap=True).print(ev.summary_table(result))

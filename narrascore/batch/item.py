@@ -33,7 +33,8 @@ class ItemResult:
     video_s: video duration (s); wall_s: time this batch spent on it (s); rtf: real-time factor,
     video seconds per wall second (None when skipped or failed). arousal_r: Pearson r between the
     soundtrack's measured arousal and the narrative curve (``narrascore.evaluate``, None when flat);
-    cut_sync: share of cuts that land on a musical event (``CutSync.hit_rate``).
+    cut_sync: share of cuts that land on a musical event (``CutSync.hit_rate``). listener: who
+    heard the soundtrack's emotion (``narrascore.evaluate.listeners``: the best installed).
     """
 
     name: str
@@ -44,6 +45,7 @@ class ItemResult:
     rtf: float | None = None
     arousal_r: float | None = None
     cut_sync: float | None = None
+    listener: str = ""
     error: str = ""
     outputs: tuple[str, ...] = field(default=(), compare=False)
 
@@ -83,7 +85,8 @@ def finished(item: BatchItem, out_root: Path) -> ItemResult | None:
         return None
     row = marker.get("row", {})
     return ItemResult(name=item.name, video=str(item.video), status="skipped", video_s=row.get("video_s"),
-                      arousal_r=row.get("arousal_r"), cut_sync=row.get("cut_sync"), outputs=outputs)
+                      arousal_r=row.get("arousal_r"), cut_sync=row.get("cut_sync"), listener=row.get("listener", ""),
+                      outputs=outputs)
 
 
 def score_one(item: BatchItem, out_root: Path, *, sense_hook: SenseHook | None = None) -> ItemResult:
@@ -114,11 +117,11 @@ def score_one(item: BatchItem, out_root: Path, *, sense_hook: SenseHook | None =
     outputs = tuple(str(Path(p).relative_to(out)) for p in paths if p is not None)
     row = ItemResult(name=item.name, video=str(item.video), status="done", video_s=result.media.duration, wall_s=wall,
                      rtf=result.media.duration / wall if wall > 0 else None, arousal_r=arousal, cut_sync=sync,
-                     outputs=outputs)
+                     listener=report.emotion.listener, outputs=outputs)
     write_json_atomic(marker_path(out_root, item), {
         "schema": MARKER_SCHEMA, "version": __version__,
         "input": {**stamp, "content_hash": result.media.content_hash},
         "options": options_hash(item.options), "outputs": list(outputs),
-        "row": {"video_s": row.video_s, "arousal_r": arousal, "cut_sync": sync},
+        "row": {"video_s": row.video_s, "arousal_r": arousal, "cut_sync": sync, "listener": row.listener},
     })
     return row

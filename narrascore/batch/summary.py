@@ -12,7 +12,7 @@ from ..fileio import write_text_atomic
 from .item import ItemResult
 
 SUMMARY = "batch-summary.csv"
-COLUMNS = ("name", "video", "status", "video_s", "wall_s", "rtf", "arousal_r", "cut_sync", "error")
+COLUMNS = ("name", "video", "status", "video_s", "wall_s", "rtf", "arousal_r", "cut_sync", "listener", "error")
 
 
 def _cell(value: Any, digits: int = 3) -> str:

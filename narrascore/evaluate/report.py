@@ -20,7 +20,8 @@ from ..artifacts import NarrativePlan, from_data, to_data
 from ..errors import ArtifactError, MediaError
 from ..fileio import write_json_atomic
 from .descriptors import analyze
-from .emotion import EmotionCurve, curve_from_analysis
+from .emotion import EmotionCurve
+from .listeners import DescriptorListener, Listener, hear
 from .metrics import Coherence, CutSync, DimensionAlignment, Span, align_dimension, clipped_runs, coherence, cut_sync, silent_runs
 
 REPORT_SCHEMA = "narrascore.report"
@@ -30,7 +31,8 @@ REPORT_VERSION = 1
 
 @dataclass(frozen=True)
 class EmotionSummary:
-    """The measured emotion curve (``hop`` s grid, bin centres) and its means, in [-1, 1]."""
+    """The measured emotion curve (``hop`` s grid, bin or window centres) and its means, in [-1, 1],
+    as ``listener`` (its name and version) heard it."""
 
     hop: float
     mean_valence: float
@@ -38,6 +40,8 @@ class EmotionSummary:
     times: tuple[float, ...]
     valence: tuple[float, ...]
     arousal: tuple[float, ...]
+    listener: str = "descriptors"
+    listener_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,17 +109,19 @@ class EvaluationReport:
 
 
 # --------------------------------------------------------------------------- emotion.json
-def emotion_summary(curve: EmotionCurve) -> EmotionSummary:
+def emotion_summary(curve: EmotionCurve, listener: Listener | None = None) -> EmotionSummary:
+    listener = listener or DescriptorListener()
     return EmotionSummary(
         hop=curve.hop, mean_valence=curve.mean_valence, mean_arousal=curve.mean_arousal,
         times=tuple(float(x) for x in curve.times), valence=tuple(float(x) for x in curve.valence),
-        arousal=tuple(float(x) for x in curve.arousal),
+        arousal=tuple(float(x) for x in curve.arousal), listener=listener.name, listener_version=listener.version,
     )
 
 
-def write_emotion_json(path: str | os.PathLike[str], curve: EmotionCurve) -> Path:
-    """Write ``emotion.json`` (times, valence, arousal, their means, and the raw descriptors) atomically."""
-    data = to_data(emotion_summary(curve))
+def write_emotion_json(path: str | os.PathLike[str], curve: EmotionCurve, listener: Listener | None = None) -> Path:
+    """Write ``emotion.json`` (times, valence, arousal, their means, the listener, and the raw descriptors
+    or model outputs) atomically."""
+    data = to_data(emotion_summary(curve, listener))
     data["descriptors"] = {k: [round(float(x), 6) for x in np.nan_to_num(v)] for k, v in curve.descriptors.items()}
     path = Path(path)
     if path.is_dir():
@@ -232,18 +238,20 @@ def _pyloudnorm_stats(chunks: list[np.ndarray], rate: int) -> _Stats:
 def evaluate(
     audio: str | os.PathLike[str], *, plan: NarrativePlan | None = None, cuts: Sequence[float] = (),
     cue_bounds: Sequence[float] = (), rate_hz: float = 2.0, max_lag: float = 2.0, tolerance: float = 0.1,
-    n_random: int = 1000, seed: int = 0, loudness: bool = True,
+    n_random: int = 1000, seed: int = 0, loudness: bool = True, listener: str | None = None,
 ) -> EvaluationReport:
     """Evaluate a soundtrack (any file FFmpeg reads).
 
     plan: the narrative curve the music should follow (alignment is skipped without it).
     cuts: scene cut times (s) for cut sync (skipped when empty). cue_bounds: times (s) where cues
     join, for coherence. max_lag: lag search range (s); tolerance: cut-to-event window (s);
-    n_random, seed: the random-cut baseline.
+    n_random, seed: the random-cut baseline. listener: who hears the emotion (``listeners``; None
+    or ``auto``: the best installed, falling back to ``descriptors`` for audio shorter than its
+    window). Cut sync, coherence and loudness are signal measures and do not depend on it.
     """
     audio = Path(audio)
     analysis = analyze(audio, rate_hz=rate_hz)
-    curve = curve_from_analysis(analysis)
+    curve, heard_by = hear(audio, listener=listener, analysis=analysis)
     alignment = None
     if plan is not None:
         alignment = Alignment(
@@ -258,7 +266,7 @@ def evaluate(
     coh = coherence(analysis.times, analysis.mfcc, d["loudness_lufs"], d["tempo_bpm"], d["key_index"], d["centroid_hz"], cue_bounds)
     loud = measure_loudness(audio, frame_peak_db=analysis.frame_peak_db, frame_hop=analysis.frame_hop) if loudness else None
     return EvaluationReport(
-        audio=str(audio), duration=analysis.duration, emotion=emotion_summary(curve), alignment=alignment,
+        audio=str(audio), duration=analysis.duration, emotion=emotion_summary(curve, heard_by), alignment=alignment,
         cut_sync=sync, coherence=coh, loudness=loud,
     )
 

@@ -34,7 +34,8 @@ from ..fileio import atomic_path, canonical_hash, ensure_writable_dir, write_jso
 from ..options import ScoreOptions
 from ..progress import Reporter, SilentReporter
 from .baselines import baseline_concept, fixed_mood_plan, shuffled_plan
-from .emotion import EmotionCurve, estimate_emotion
+from .emotion import EmotionCurve
+from .listeners import Listener, check_listener_name, get_listener, hear
 from .report import EvaluationReport, compare, evaluate, write_emotion_json
 
 BASELINES = ("fixed-mood", "shuffled", "original")
@@ -75,13 +76,15 @@ class _Story:
 # --------------------------------------------------------------------------- public
 def evaluate_folder(
     out_dir: str | os.PathLike[str], *, options: ScoreOptions | None = None, baselines: bool = True, seed: int = 0,
-    reporter: Reporter | None = None,
+    reporter: Reporter | None = None, listener: str | None = None,
 ) -> EvaluationRun:
     """Evaluate ``out_dir/soundtrack.wav`` against the folder's narrative.json, shots.json and concept.json.
 
     ``options``: the synthesizer, SoundFont, loudness (LUFS) and true peak (dBTP) the baselines are
     rendered with (default: the pipeline's defaults). ``seed``: the shuffled baseline's permutation.
+    ``listener``: who hears the emotion, ours and the baselines alike (None: the best installed).
     """
+    check_listener_name(listener)  # an unknown or uninstalled listener fails before any work
     out = Path(out_dir)
     if not out.is_dir():
         raise ArtifactError(f"{out}: not a folder; give an output folder written by `narrascore score`")
@@ -91,12 +94,14 @@ def evaluate_folder(
     story = _load_story(out)
     if story.concept is None and baselines:
         raise ArtifactError(f"{out / MusicConcept.FILENAME}: not found; run `narrascore render {out}` first")
-    return _run(soundtrack, out, story, options or ScoreOptions(), baselines=baselines, seed=seed, reporter=reporter)
+    return _run(soundtrack, out, story, options or ScoreOptions(), baselines=baselines, seed=seed, reporter=reporter,
+                listener=listener)
 
 
 def evaluate_soundtrack(
     audio: str | os.PathLike[str], video: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
     options: ScoreOptions | None = None, baselines: bool = False, seed: int = 0, reporter: Reporter | None = None,
+    listener: str | None = None,
 ) -> EvaluationRun:
     """Evaluate any soundtrack ``audio`` (any file FFmpeg reads) against the story of ``video``.
 
@@ -106,6 +111,7 @@ def evaluate_soundtrack(
     """
     from ..pipeline import Pipeline, run
 
+    check_listener_name(listener)  # an unknown or uninstalled listener fails before any work
     audio, video = Path(audio), Path(video)
     if not audio.is_file():
         raise MediaError(f"{audio}: file not found")
@@ -115,30 +121,37 @@ def evaluate_soundtrack(
     result = run(video, out_dir, options, until="narrative", reporter=reporter)
     concept = Pipeline(result.out_dir, options, reporter).concept(result.plan) if baselines else None
     story = _Story(plan=result.plan, shots=result.shots, concept=concept, media=result.media)
-    return _run(audio, result.out_dir, story, options, baselines=baselines, seed=seed, reporter=reporter)
+    return _run(audio, result.out_dir, story, options, baselines=baselines, seed=seed, reporter=reporter, listener=listener)
 
 
-def analyse_music(audio: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> tuple[EmotionCurve, Path]:
-    """Estimate the emotion of ``audio`` (any file FFmpeg reads); write ``out_dir/emotion.json`` atomically."""
+def analyse_music(
+    audio: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, listener: str | None = None,
+) -> tuple[EmotionCurve, Listener, Path]:
+    """Hear the emotion of ``audio`` (any file FFmpeg reads) with ``listener`` (None: the best installed);
+    write ``out_dir/emotion.json`` atomically. Returns the curve, the listener and the file."""
     audio = Path(audio)
     if not audio.is_file():
         raise MediaError(f"{audio}: file not found")
-    curve = estimate_emotion(audio)
-    return curve, write_emotion_json(ensure_writable_dir(out_dir) / "emotion.json", curve)
+    curve, chosen = hear(audio, listener=listener)
+    return curve, chosen, write_emotion_json(ensure_writable_dir(out_dir) / "emotion.json", curve, chosen)
 
 
 # --------------------------------------------------------------------------- core
 def _run(
     audio: Path, out: Path, story: _Story, options: ScoreOptions, *, baselines: bool, seed: int, reporter: Reporter | None,
+    listener: str | None,
 ) -> EvaluationRun:
     reporter = reporter or SilentReporter()
     notes: list[str] = []
     ours_bounds = _cue_starts(story.concept)
     with reporter.stage("evaluate soundtrack"):
-        ours = evaluate(audio, plan=story.plan, cuts=story.cuts, cue_bounds=ours_bounds)
+        ours = evaluate(audio, plan=story.plan, cuts=story.cuts, cue_bounds=ours_bounds, listener=listener)
+    wanted = check_listener_name(listener)
+    if ours.emotion.listener != wanted:
+        notes.append(f"listener {ours.emotion.listener}: the audio is shorter than the {wanted} listener's window")
     others: dict[str, EvaluationReport] = {}
     if baselines:
-        renderer = _BaselineRenderer(out, story, options, reporter)
+        renderer = _BaselineRenderer(out, story, options, reporter, listener)
         for name in BASELINES:
             rendered = renderer.render(name, seed=seed)
             if rendered is None:
@@ -237,10 +250,10 @@ def _decode_to_wav(source: Path, wav: Path, *, duration: float | None) -> None:
 class _BaselineRenderer:
     """Renders and evaluates the baselines into ``out/.narrascore/baselines``, cached by key."""
 
-    def __init__(self, out: Path, story: _Story, options: ScoreOptions, reporter: Reporter) -> None:
+    def __init__(self, out: Path, story: _Story, options: ScoreOptions, reporter: Reporter, listener: str | None) -> None:
         from ..pipeline import WORK_DIR
 
-        self.out, self.story, self.options, self.reporter = out, story, options, reporter
+        self.out, self.story, self.options, self.reporter, self.listener = out, story, options, reporter, listener
         self.dir = ensure_writable_dir(out / WORK_DIR / "baselines")
         self.manifest_path = self.dir / "manifest.json"
 
@@ -315,7 +328,8 @@ class _BaselineRenderer:
     def evaluated(self, name: str, wav: Path, key: str, cue_bounds: Sequence[float]) -> EvaluationReport:
         """The baseline's report against our story (cached beside its WAV by key)."""
         story = self.story
-        report_key = canonical_hash({"sound": key, "plan": fingerprint(story.plan), "cuts": story.cuts, "cues": list(cue_bounds)})
+        report_key = canonical_hash({"sound": key, "plan": fingerprint(story.plan), "cuts": story.cuts, "cues": list(cue_bounds),
+                                     "listener": get_listener(self.listener).version})
         path = self.dir / f"{name}.report.json"
         entry = self._manifest().get(name, {})
         if not self.options.force and entry.get("report") == report_key and path.is_file():
@@ -324,7 +338,7 @@ class _BaselineRenderer:
             except ArtifactError:
                 pass
         with self.reporter.stage(f"evaluate baseline {name}"):
-            report = evaluate(wav, plan=story.plan, cuts=story.cuts, cue_bounds=cue_bounds)
+            report = evaluate(wav, plan=story.plan, cuts=story.cuts, cue_bounds=cue_bounds, listener=self.listener)
         report.save(path)
         self._record(name, {**entry, "key": key, "report": report_key})
         return EvaluationReport.load(path)  # as a cached re-run reads it (floats rounded by to_data): same report.json
@@ -351,7 +365,8 @@ def summary_table(run: EvaluationRun):
     """A ``rich`` table of :func:`summary_rows` (MAE after removing each curve's mean)."""
     from rich.table import Table
 
-    table = Table(title=f"evaluation of {run.out_dir}", title_justify="left")
+    heard = run.report.emotion
+    table = Table(title=f"evaluation of {run.out_dir} (listener: {heard.listener_version or heard.listener})", title_justify="left")
     columns = (("soundtrack", "soundtrack", "{}"), ("valence_r", "V r", "{:+.2f}"), ("valence_mae", "V MAE", "{:.3f}"),
                ("arousal_r", "A r", "{:+.2f}"), ("arousal_mae", "A MAE", "{:.3f}"), ("cut_hit_rate", "cut hits", "{:.0%}"),
                ("cut_margin", "vs random", "{:+.0%}"), ("lufs", "LUFS", "{:.1f}"))

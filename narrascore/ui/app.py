@@ -208,15 +208,15 @@ def _render(project: Project, options: ScoreOptions, scenes: list[SceneEdit] | N
 
 def _finish(project: Project, result: Any, reporter: Reporter) -> None:
     """Keep this soundtrack as a numbered version with its measured emotion curve (narrascore.evaluate)."""
-    from ..evaluate import estimate_emotion
+    from ..evaluate.listeners import hear
 
     n = project.versions + 1
     folder = ensure_writable_dir(project.version_dir(n))
     shutil.copyfile(result.soundtrack, folder / "soundtrack.wav")
     with reporter.stage("measure music"):
-        curve = estimate_emotion(result.soundtrack)
+        curve, listener = hear(result.soundtrack)  # the best installed listener
     write_json_atomic(folder / MEASURED, {"times": to_data(curve.times.tolist()), "valence": to_data(curve.valence.tolist()),
-                                          "arousal": to_data(curve.arousal.tolist())})
+                                          "arousal": to_data(curve.arousal.tolist()), "listener": listener.name})
     if result.reused:
         reporter.note(f"reused: {', '.join(result.reused)}")
     project.versions = n
