@@ -9,6 +9,8 @@ silence and love themes; victories, minstrels, homecomings and love themes a hig
 than laments, defeats, falls and casualties. The score is the pairwise ranking AUC: the share of
 (high, low) pairs of different tracks ranked the right way round (chance: 0.5; a tie counts half).
 
+Tracks shorter than a window (`defeat`, 8.5 s) are heard in one window of their own length.
+
 Time-resolved behaviour: the "build" track is chosen by a rule fixed in advance, from the signal
 alone: the track whose short-term loudness (BS.1770, per second) rises most from its first 15 s to
 its next 30 s. Each listener's arousal over that track is printed every 5 s, with the loudness,
@@ -53,15 +55,28 @@ def auc(high: dict[str, float], low: dict[str, float]) -> float:
     return float(sum(1.0 if high[h] > low[l] else 0.5 if high[h] == low[l] else 0.0 for h, l in pairs) / len(pairs))
 
 
-def listeners(windows: tuple[float, ...]) -> dict[str, object]:
+def listeners(windows: tuple[float, ...], descriptors: bool = True) -> dict[str, object]:
     from narrascore.evaluate.listeners import DescriptorListener, VibeNetListener, vibenet_installed
 
-    found: dict[str, object] = {"descriptors": DescriptorListener()}
+    found: dict[str, object] = {"descriptors": DescriptorListener()} if descriptors else {}
     if vibenet_installed():
         for w in windows:
             hop = 1.0 if w <= 5 else w / 5
             found[f"vibenet {w:g} s"] = VibeNetListener(window_s=w, hop_s=hop)
     return found
+
+
+def hear_whole(listener, path: Path):
+    """The listener's curve; a track shorter than its window is heard in one window of its own length."""
+    from narrascore.evaluate.listeners import TooShortError, VibeNetListener
+
+    try:
+        return listener.hear(path)
+    except TooShortError:
+        import soundfile as sf
+
+        seconds = np.floor(sf.info(str(path)).duration * 50) / 50
+        return VibeNetListener(window_s=float(seconds), hop_s=1.0).hear(path)
 
 
 def loudness_per_second(path: Path) -> np.ndarray:
@@ -88,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", default=DEFAULT_DIR, help="folder holding the Wesnoth .ogg tracks")
     ap.add_argument("--windows", default=",".join(f"{w:g}" for w in WINDOWS), help="VibeNet window lengths to compare (s)")
+    ap.add_argument("--no-descriptors", action="store_true", help="only the pretrained listener")
+    ap.add_argument("--only-build", action="store_true", help="only the time-resolved build track")
+    ap.add_argument("--no-build", action="store_true", help="skip the time-resolved build track")
     ap.add_argument("--json", help="write the per-track means and the scores here")
     args = ap.parse_args(argv)
     folder = Path(args.folder)
@@ -96,13 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"skipped: {len(missing)} of {len(names)} tracks not found in {folder} (install wesnoth-1.16-music)")
         return 0
-    windows = tuple(float(w) for w in args.windows.split(","))
+    windows = tuple(float(w) for w in args.windows.split(",") if w)
     results: dict[str, dict] = {}
-    for label, listener in listeners(windows).items():
+    for label, listener in ({} if args.only_build else listeners(windows, not args.no_descriptors)).items():
         means, seconds, audio_s = {}, 0.0, 0.0
         for n in names:
             t0 = time.perf_counter()
-            curve = listener.hear(folder / f"{n}.ogg")  # type: ignore[attr-defined]
+            curve = hear_whole(listener, folder / f"{n}.ogg")
             seconds += time.perf_counter() - t0
             audio_s += float(curve.times[-1] + curve.hop / 2) if curve.times.size else 0.0
             means[n] = {"valence": curve.mean_valence, "arousal": curve.mean_arousal}
@@ -111,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         results[label] = {"arousal_auc": a, "valence_auc": v, "seconds": seconds, "tracks": means}
         print(f"{label:16s} arousal AUC {a:.2f}  valence AUC {v:.2f}  ({seconds:.0f} s for {len(names)} tracks)", flush=True)
 
+    if args.no_build:
+        if args.json:
+            Path(args.json).write_text(json.dumps({"listeners": results}, indent=2))
+        return 0
     track, lufs = build_track(folder, names)
     print(f"\nbuild track: {track} (loudness first 15 s {np.median(lufs[:15]):.1f} LUFS, next 30 s {np.median(lufs[15:45]):.1f} LUFS)")
     build: dict[str, dict] = {"track": {"name": track, "lufs": lufs[:60].round(2).tolist()}}
-    for label, listener in listeners((5.0,)).items():
+    from narrascore.evaluate.listeners import VIBENET_WINDOW_S
+
+    for label, listener in listeners((VIBENET_WINDOW_S,)).items():
         curve = listener.hear(folder / f"{track}.ogg")  # type: ignore[attr-defined]
         before = float(np.mean(curve.arousal[curve.times < 15])) if np.any(curve.times < 15) else float("nan")
         after = float(np.mean(curve.arousal[(curve.times >= 15) & (curve.times < 45)]))

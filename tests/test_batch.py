@@ -74,6 +74,8 @@ def _assert_summary(result, statuses: dict[str, str]) -> None:
     for name in ("a", "sub/b"):
         assert float(rows[name]["video_s"]) > 2.5
         assert -1 <= float(rows[name]["arousal_r"]) <= 1 and 0 <= float(rows[name]["cut_sync"]) <= 1
+        report = json.loads((result.out_dir / name / "report.json").read_text())["data"]
+        assert rows[name]["listener"] == report["emotion"]["listener"] in ("vibenet", "descriptors")
         if statuses[name] == "done":
             assert float(rows[name]["rtf"]) > 0
 

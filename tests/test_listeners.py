@@ -36,7 +36,7 @@ def test_front_end_is_vibenets_own_mel_for_every_window_whatever_the_chunks():
     frames = np.concatenate(list(L.mel_power_frames(iter(np.array_split(y, 11)))))
     listener = L.VibeNetListener()
     for k in (0, 2, 4):
-        window = y[VR * k: VR * (k + 5)]
+        window = y[VR * k: VR * (k + 3)]
         ours = L.mel_db(frames[50 * k: 50 * k + listener._window_frames])
         np.testing.assert_allclose(ours, extract_mel(window, VR), atol=1e-4)
 
@@ -44,8 +44,8 @@ def test_front_end_is_vibenets_own_mel_for_every_window_whatever_the_chunks():
 def test_pretrained_listener_hears_more_energy_in_a_loud_dense_fast_passage_than_in_a_soft_sustained_one():
     listener = L.get_listener("vibenet")
     loud, soft = listener.hear(resample(energetic(12.0))), listener.hear(resample(calm(12.0)))
-    assert loud.times[0] == pytest.approx(2.5) and loud.hop == pytest.approx(1.0)
-    assert loud.times.size == 8  # windows of 5 s every 1 s over 12 s
+    assert loud.times[0] == pytest.approx(1.5) and loud.hop == pytest.approx(1.0)
+    assert loud.times.size == 10  # windows of 3 s every 1 s over 12 s
     assert np.all(np.abs(loud.arousal) <= 1) and np.all(np.abs(loud.valence) <= 1)
     assert loud.mean_arousal > soft.mean_arousal + 0.3
     assert set(loud.descriptors) == set(L.VIBENET_LABELS)
@@ -75,8 +75,8 @@ def test_errors_name_the_file_and_the_minimum_length(tmp_path):
     with pytest.raises(MediaError, match="empty.wav"):
         listener.hear(empty)
     short = tmp_path / "short.wav"
-    sf.write(short, np.zeros(VR * 3, dtype=np.float32), VR)
-    with pytest.raises(L.TooShortError, match=r"short.wav: 3.00 s of audio .* at least 5 s"):
+    sf.write(short, np.zeros(VR * 2, dtype=np.float32), VR)
+    with pytest.raises(L.TooShortError, match=r"short.wav: 2.00 s of audio .* at least 3 s"):
         listener.hear(short)
 
 
@@ -111,9 +111,9 @@ def test_best_installed_listener_is_the_pretrained_one_and_the_report_names_it(t
 
 def test_auto_falls_back_to_descriptors_for_audio_shorter_than_the_window_but_a_named_listener_does_not(tmp_path):
     path = tmp_path / "clip.wav"
-    sf.write(path, energetic(3.0), SR)
+    sf.write(path, energetic(2.0), SR)
     assert evaluate(path).emotion.listener == "descriptors"
-    with pytest.raises(L.TooShortError, match="at least 5 s"):
+    with pytest.raises(L.TooShortError, match="at least 3 s"):
         evaluate(path, listener="vibenet")
 
 
