@@ -44,11 +44,20 @@ def _fail(message: str, code: int) -> None:
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
-    """Run ``action``; turn user-facing errors into one line and an exit code."""
+    """Run ``action``; turn user-facing errors into one line and an exit code.
+
+    SIGTERM and SIGHUP stop a run like Ctrl-C: temporary files are removed, and the exit code is
+    128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), as a shell reports it.
+    """
+    from .parallel import Terminated, interrupt_on_stop_signals
+
     try:
-        return action()
+        with interrupt_on_stop_signals():
+            return action()
     except NarrascoreError as exc:
         _fail(str(exc), exc.exit_code)
+    except Terminated as exc:
+        _fail(f"stopped by {exc}; finished stages are kept and a re-run resumes from them", 128 + exc.signum)
     except KeyboardInterrupt:
         _fail("interrupted; finished stages are kept and a re-run resumes from them", 130)
     except MemoryError:
