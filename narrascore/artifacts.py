@@ -49,7 +49,8 @@ class MediaInfo:
     """What the container says about a video (``media.json``).
 
     ``duration`` is the end of the last video frame (its timestamp plus its duration), the
-    length every rendered soundtrack must match exactly.
+    length every rendered soundtrack must match exactly. ``path`` is the video's path as it was
+    typed; ``absolute_path`` the same file from the root, so ``render`` finds it from any folder.
     """
 
     SCHEMA: ClassVar[str] = "narrascore.media"
@@ -71,6 +72,7 @@ class MediaInfo:
     audio_channels: int | None = None
     subtitle_streams: tuple[SubtitleStream, ...] = ()
     sidecar_subtitles: str | None = None
+    absolute_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,15 @@ class Stored:
 
 def fingerprint(artifact: Any) -> str:
     return canonical_hash(to_data(artifact))
+
+
+def canonical(artifact: A) -> A:
+    """``artifact`` exactly as reading its saved file gives it back (floats rounded to 6 decimals).
+
+    A stage that goes on with this form computes the same from a fresh artifact as from one read
+    from disk, so a resumed or split run (``analyze`` then ``render``) writes the same bytes as one run.
+    """
+    return from_data(type(artifact), to_data(artifact))
 
 
 def save_artifact(artifact: Any, folder: str | os.PathLike[str], *, key: str = "") -> Path:

@@ -44,11 +44,20 @@ def _fail(message: str, code: int) -> None:
 
 
 def _guarded(action: Callable[[], Any]) -> Any:
-    """Run ``action``; turn user-facing errors into one line and an exit code."""
+    """Run ``action``; turn user-facing errors into one line and an exit code.
+
+    SIGTERM and SIGHUP stop a run like Ctrl-C: temporary files are removed, and the exit code is
+    128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), as a shell reports it.
+    """
+    from .parallel import Terminated, interrupt_on_stop_signals
+
     try:
-        return action()
+        with interrupt_on_stop_signals():
+            return action()
     except NarrascoreError as exc:
         _fail(str(exc), exc.exit_code)
+    except Terminated as exc:
+        _fail(f"stopped by {exc}; finished stages are kept and a re-run resumes from them", 128 + exc.signum)
     except KeyboardInterrupt:
         _fail("interrupted; finished stages are kept and a re-run resumes from them", 130)
     except MemoryError:
@@ -81,6 +90,7 @@ HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in second
 SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
 FORCE = typer.Option(False, "--force", help="Recompute every stage, even those whose artifacts match (hand edits are kept).")
 PROGRESS = typer.Option(True, "--progress/--quiet", help="Show progress bars.")
+WAIT = typer.Option(False, "--wait", help="If another run is writing to the output folder, wait for it instead of failing.")
 MODEL = typer.Option(None, "--model", help="MusicGen for --synth musicgen: a folder, a hub id, or 'debug' (tiny, random; default: facebook/musicgen-small).")
 ADAPTER = typer.Option(None, "--adapter", help="Folder of a Token-Level Affective Adapter for --synth musicgen (adapter.json + adapter.safetensors).")
 WINDOW = typer.Option(30.0, "--window-seconds", help="Length of each MusicGen generation window in seconds (--synth musicgen).")
@@ -118,7 +128,7 @@ def score(
     reasoner: str = REASONER, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
-    force: bool = FORCE, progress: bool = PROGRESS,
+    force: bool = FORCE, progress: bool = PROGRESS, wait: bool = WAIT,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -136,7 +146,8 @@ def score(
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
                            overlap_seconds=overlap_seconds)
-        result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()))
+        result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()),
+                     wait=wait)
         _summary(result)
 
     _guarded(action)
@@ -146,7 +157,7 @@ def score(
 def analyze(
     video: Path = typer.Argument(..., help="The video to analyse."),
     out: Optional[Path] = OUT, sensor: str = SENSOR, reasoner: str = REASONER, hop: float = HOP,
-    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS, wait: bool = WAIT,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -160,7 +171,7 @@ def analyze(
                            endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
                            llm_endpoint=llm_endpoint, llm_model=llm_model)
         result = run(video, out or _default_out(video), options, until="narrative",
-                     reporter=default_reporter(progress and sys.stderr.isatty()))
+                     reporter=default_reporter(progress and sys.stderr.isatty()), wait=wait)
         plan = result.plan
         typer.echo(f"analysed {result.media.path} ({result.media.duration:.1f} s) into {result.out_dir}")
         typer.echo(f"  {len(result.shots.cuts)} cuts, {len(plan.scenes)} scenes, climax at {plan.climax_time:.1f} s")
@@ -172,7 +183,9 @@ def analyze(
 @app.command()
 def render(
     out: Path = typer.Argument(..., help="An output folder written by `score` or `analyze`."),
-    style: str = STYLE, seed: int = SEED, synth: str = SYNTH, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
+    video: Optional[Path] = typer.Option(None, "--video", help="Re-bind OUT to this file: the analysed video, moved "
+                                                               "or re-encoded (it must last as long)."),
+    wait: bool = WAIT, style: str = STYLE, seed: int = SEED, synth: str = SYNTH, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, progress: bool = PROGRESS,
     model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
@@ -186,7 +199,8 @@ def render(
         options = _options(style=style, seed=seed, synth=synth, loudness=loudness, true_peak=true_peak,
                            mix_original=mix_original, copy_video=copy_video, stems=stems, soundfont=soundfont,
                            model=model, adapter=adapter, window_seconds=window_seconds, overlap_seconds=overlap_seconds)
-        result = run(None, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()))
+        result = run(video, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()),
+                     wait=wait)
         _summary(result)
 
     _guarded(action)

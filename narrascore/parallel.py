@@ -1,10 +1,31 @@
-"""How NarraScore starts worker processes (the audio scan beside the video scan, the render workers)."""
+"""How NarraScore starts worker processes (the audio scan beside the video scan, the figure, the render
+workers) and makes them end with the run: never an orphan, never a half-written file.
+
+A worker dies with its parent, even when the parent is killed with SIGKILL or by the out-of-memory
+killer: on Linux the kernel sends it SIGTERM when the parent goes (``prctl(PR_SET_PDEATHSIG)``);
+elsewhere a thread watches the parent's PID. Workers turn SIGTERM and SIGHUP into
+``KeyboardInterrupt``, so their atomic writes remove their temporary files on the way out.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from multiprocessing.context import BaseContext
+from typing import Any
+
+from .errors import NarrascoreError
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCH_SECONDS = 0.5
+STOP_SECONDS = 5.0  # a worker told to stop gets this long before it is killed
 
 
 def process_context() -> BaseContext:
@@ -19,3 +40,122 @@ def process_context() -> BaseContext:
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's ``KeyboardInterrupt`` so the same clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def stop_signals() -> tuple[int, ...]:
+    """The signals handled like SIGINT: SIGTERM, and SIGHUP where it exists."""
+    return tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+@contextlib.contextmanager
+def interrupt_on_stop_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_terminated) for s in stop_signals()}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def become_worker(parent: int) -> None:
+    """Call first in a worker process: it ends when ``parent`` (a PID) ends, and stops cleanly on SIGTERM/SIGHUP."""
+    for s in stop_signals():
+        signal.signal(s, _raise_terminated)
+    if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
+        if os.getppid() != parent:  # the parent was gone before the kernel was told
+            raise Terminated(signal.SIGTERM)
+        return
+    if hasattr(os, "getppid") and sys.platform != "win32":  # Windows does not re-parent: the pipes break instead
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="narrascore-parent-watch").start()
+
+
+def _set_parent_death_signal(signum: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCH_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_process(process: Any) -> None:
+    """SIGTERM a worker, then SIGKILL it if it is still there after ``STOP_SECONDS``."""
+    if process.exitcode is None:
+        with contextlib.suppress(Exception):
+            process.terminate()
+        process.join(STOP_SECONDS)
+    if process.exitcode is None:
+        with contextlib.suppress(Exception):
+            process.kill()
+        process.join()
+
+
+def _background_main(conn: Any, parent: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        become_worker(parent)
+        value = fn(*args, **kwargs)
+        conn.send(("ok", value))
+    except KeyboardInterrupt:
+        return
+    except BaseException as exc:  # handed to the parent, which raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.send(("error", NarrascoreError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
+class Background:
+    """``fn(*args, **kwargs)`` run in one worker process while this one goes on; ``result()`` waits for it.
+
+    As a context manager the worker is stopped if the block is left before its result was taken
+    (an error, Ctrl-C, SIGTERM), so nothing outlives the run.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        ctx = process_context()
+        self._receive, send = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_background_main, args=(send, os.getpid(), fn, args, kwargs), daemon=True)
+        self.process.start()
+        send.close()
+
+    def result(self) -> Any:
+        try:
+            kind, value = self._receive.recv()
+        except EOFError:
+            self.process.join()
+            raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
+        self.process.join()
+        if kind == "error":
+            raise value
+        return value
+
+    def __enter__(self) -> "Background":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        stop_process(self.process)
+        self._receive.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -19,18 +18,22 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from . import __version__
-from .artifacts import AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, fingerprint, read_artifact, save_artifact, to_data
+from .artifacts import (AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, canonical, fingerprint, read_artifact,
+                        save_artifact, to_data)
 from .errors import ArtifactError, MediaError
 from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
+from .identity import cached_sha256, file_identity, library_versions, remember_sha256
+from .lock import hold, remove_litter
 from .media.features import AudioStats, VideoStats
 from .options import ScoreOptions
-from .parallel import process_context
+from .parallel import Background
 from .progress import Reporter, SilentReporter
 
 A = TypeVar("A")
 WORK_DIR = ".narrascore"
 VLM_FRAMES = "vlm_frames.json"  # the VLM sensor's per-frame readings and captions
 PROMPT_DIR = "prompts"  # the exact prompts sent to the models, and their answers
+HASHES = "hashes.json"  # content hashes of the files used (video, SoundFont) by path, size and mtime
 SenseHook = Callable[..., AffectCurve]
 """Replaces ``sense.sense(inputs, sensors=..., options=...)`` in the affect stage; it must return the
 same curve (the cache key does not change): ``narrascore.batch`` senses time ranges in parallel with it."""
@@ -91,6 +94,12 @@ class Pipeline:
             return stored.artifact
         return None
 
+    def _save(self, artifact: A, key: str) -> A:
+        """Write ``artifact`` and go on with its on-disk form (see ``artifacts.canonical``)."""
+        artifact = canonical(artifact)
+        save_artifact(artifact, self.out, key=key)
+        return artifact
+
     def _reuse(self, name: str) -> None:
         if name not in self.reused:
             self.reused.append(name)
@@ -118,7 +127,8 @@ class Pipeline:
         write_json_atomic(self.work / "outputs.json", manifest)
 
     # ------------------------------------------------------------------ stages
-    def media(self, video: Path) -> MediaInfo:
+    def media(self, video: Path, *, analysed: MediaInfo | None = None) -> MediaInfo:
+        """Probe ``video`` (or reuse media.json); with ``analysed``, refuse one of another length before saving."""
         from .media import probe
 
         if not video.exists():
@@ -126,18 +136,44 @@ class Pipeline:
         stat = video.stat()
         key = stage_key("media", path=str(video.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         cached = self._cached(MediaInfo, key)
-        if cached is not None and Path(cached.path).resolve() == video.resolve():
+        if cached is not None and Path(cached.absolute_path or cached.path).resolve() == video.resolve():
             return cached
         with self.reporter.stage("probe"):
             info = probe(video)
-        save_artifact(info, self.out, key=key)
-        return info
+        if analysed is not None:
+            tolerance = max(0.1, 2.0 / info.fps if info.fps > 0 else 0.1)
+            if abs(info.duration - analysed.duration) > tolerance:
+                raise MediaError(f"{video}: lasts {info.duration:.2f} s but the analysis in {self.out} is of a "
+                                 f"{analysed.duration:.2f} s video; score it with `narrascore score` instead")
+        remember_sha256(video, info.content_hash, cache=self.work / HASHES)
+        return self._save(info, key)
+
+    def bind_video(self, info: MediaInfo, video: Path | None) -> tuple[MediaInfo, Path]:
+        """The video the analysis in this folder was made from, and its path.
+
+        Without ``video``: the file ``media.json`` names (its absolute path, else the path as typed),
+        refused with one line unless its content hash is the recorded one. With ``video``: that file,
+        re-bound on purpose (a moved or re-encoded copy): ``media.json`` is rewritten for it, and it
+        must last as long as the analysed video.
+        """
+        media_json = self.out / MediaInfo.FILENAME
+        if video is not None:
+            return self.media(video, analysed=info), video
+        named = [Path(p) for p in dict.fromkeys((info.absolute_path, info.path)) if p]
+        found = next((p for p in named if p.is_file()), None)
+        if found is None:
+            raise MediaError(f"{named[0]}: the video named in {media_json} is missing; "
+                             f"pass --video PATH to re-bind the folder to it")
+        if cached_sha256(found, cache=self.work / HASHES) != info.content_hash:
+            raise MediaError(f"{found}: is not the video analysed in {self.out} (its content differs from "
+                             f"{media_json}); pass --video PATH to re-bind the folder to it")
+        return info, found
 
     def _stats_cache(self, name: str, key: str) -> Path:
         return self.work / f"{name}-{key[:16]}.npz"
 
     def _scan_key(self, info: MediaInfo) -> str:
-        return stage_key("scan", media=info.content_hash, fast=self.options.fast_decode)
+        return stage_key("scan", media=info.content_hash, fast=self.options.fast_decode, decoder=library_versions("av"))
 
     def signals(self, video: Path, info: MediaInfo, *, need_stats: bool) -> tuple[Shots, VideoStats | None, AudioStats | None]:
         """Shots, and the per-frame and per-hop measurements the sensors read (cached as .npz).
@@ -151,7 +187,8 @@ class Pipeline:
         shots = self._cached(Shots, scan_key)
         video_npz = self._stats_cache("video", stage_key("stats", scan=scan_key, sample_hz=self.options.sample_hz))
         stats = _load_stats(VideoStats, video_npz) if need_stats else None
-        audio_npz = self._stats_cache("audio", stage_key("audio", media=info.content_hash, hop=self.options.hop))
+        audio_npz = self._stats_cache("audio", stage_key("audio", media=info.content_hash, hop=self.options.hop,
+                                                           decoder=library_versions("av")))
         audio = _load_stats(AudioStats, audio_npz) if need_stats and info.has_audio else None
         need_video = shots is None or (need_stats and stats is None)
         need_audio = need_stats and info.has_audio and audio is None
@@ -159,16 +196,14 @@ class Pipeline:
         with contextlib.ExitStack() as stack:
             pending = None
             if need_video and need_audio:
-                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=process_context()))
-                pending = pool.submit(audio_stats, video, info, hop=self.options.hop)
+                pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
             if need_video:
                 with self.reporter.stage("scan video", total=info.duration) as advance:
                     stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
                                                 sample_hz=self.options.sample_hz, progress=advance)
                 _save_stats(stats, video_npz)
                 if shots is None:
-                    shots = scanned
-                    save_artifact(shots, self.out, key=scan_key)
+                    shots = self._save(scanned, scan_key)
                     self.written.add(Shots.FILENAME)
             if need_audio:
                 with self.reporter.stage("scan audio", total=info.duration) as advance:
@@ -234,8 +269,7 @@ class Pipeline:
                 subtitles=tuple(read_subtitles(video, info.sidecar_subtitles)), times=times, hop=self.options.hop,
             )
             curve = (self.sense_hook or sense)(inputs, sensors=tuple(self.options.sensor.split("+")), options=self.sensor_options())
-        save_artifact(curve, self.out, key=key)
-        return shots, curve
+        return shots, self._save(curve, key)
 
     def narrative(self, info: MediaInfo, shots: Shots, affect: AffectCurve) -> NarrativePlan:
         from .narrative import reason
@@ -251,7 +285,7 @@ class Pipeline:
         if plan is None:
             with self.reporter.stage("narrative"):
                 plan = reason(info, shots, affect, reasoner=self.options.reasoner, **options)
-            save_artifact(plan, self.out, key=key)
+            plan = self._save(plan, key)
         return refresh_curve(plan, shots, affect)
 
     def concept(self, plan: NarrativePlan) -> MusicConcept:
@@ -261,7 +295,7 @@ class Pipeline:
         concept = self._cached(MusicConcept, key)
         if concept is None:
             concept = conceive(plan, style=self.options.style, seed=self.options.seed)
-            save_artifact(concept, self.out, key=key)
+            concept = self._save(concept, key)
         return concept
 
     def render(self, info: MediaInfo, shots: Shots, plan: NarrativePlan, concept: MusicConcept) -> dict[str, Any]:
@@ -269,9 +303,10 @@ class Pipeline:
         from .synth import SYNTHESIZERS, RenderRequest, SAMPLE_RATE
 
         n_samples = int(round(info.duration * SAMPLE_RATE))
+        identity, soundfont = synth_identity(self.options, cache=self.work / HASHES)
         key = stage_key(
             "render", plan=fingerprint(plan), concept=fingerprint(concept), shots=fingerprint(shots),
-            synth=self.options.synth, soundfont=self.options.soundfont, stems=self.options.stems, n_samples=n_samples,
+            synth=self.options.synth, uses=identity, stems=self.options.stems, n_samples=n_samples,
             **self.options.synth_kwargs(),
         )
         record_path = self.work / "render.json"
@@ -285,12 +320,12 @@ class Pipeline:
             result = synth.render(
                 plan, concept, shots,
                 RenderRequest(n_samples=n_samples, work_dir=render_dir, stems=self.options.stems,
-                              soundfont=self.options.soundfont, seed=concept.seed, progress=advance),
+                              soundfont=soundfont, seed=concept.seed, progress=advance),
             )
         record = {
             "key": key, "mix": str(result.mix), "n_samples": result.n_samples,
             "stems": {k: str(v) for k, v in result.stems.items()}, "midi": str(result.midi) if result.midi else None,
-            "lufs": result.integrated_lufs,
+            "lufs": result.integrated_lufs, "soundfont": soundfont,
         }
         write_json_atomic(record_path, record)
         return record
@@ -304,7 +339,8 @@ class Pipeline:
         soundtrack = self.out / "soundtrack.wav"
         stems_dir = self.out / "stems"
         stem_paths = tuple(stems_dir / f"{name}.wav" for name in record["stems"])
-        sound_key = canonical_hash({"render": record["key"], "lufs": opts.loudness, "tp": opts.true_peak})
+        sound_key = canonical_hash({"render": record["key"], "lufs": opts.loudness, "tp": opts.true_peak,
+                                    "writer": library_versions("soundfile")})
         if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
             with self.reporter.stage("loudness"):
                 produced["loudness"] = write_soundtrack(
@@ -325,16 +361,17 @@ class Pipeline:
             produced["midi"] = midi
 
         figure = self.out / "figure.png"
-        figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots)})
+        figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots),
+                                     "plotter": library_versions("matplotlib")})
         scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")
-        video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video, "mix": opts.mix_original})
+        video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video,
+                                    "mix": opts.mix_original, "muxer": library_versions("av")})
         with contextlib.ExitStack() as stack:
             drawing = None
             if not self._output_fresh("figure", figure_key, figure):
                 # The figure is drawn in a second process while this one encodes the video's audio.
-                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=process_context()))
-                drawing = pool.submit(write_figure, figure, soundtrack=soundtrack, plan=plan,
-                                      cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times())
+                drawing = stack.enter_context(Background(write_figure, figure, soundtrack=soundtrack, plan=plan,
+                                                         cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times()))
             if not self._output_fresh("video", video_key, scored):
                 speech = None
                 if opts.mix_original is not None and info.has_audio:
@@ -363,11 +400,28 @@ def refresh_curve(plan: NarrativePlan, shots: Shots, affect: AffectCurve) -> Nar
     return refresh(plan, shots.cut_times(), affect=affect)
 
 
+def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """What the chosen synthesizer really renders with (for its cache key) and the SoundFont it is to use.
+
+    procedural: the SoundFont found (path, size, content hash) and the tinysoundfont and mido versions;
+    musicgen: the model and adapter (a folder also by its files) and the torch and transformers versions.
+    """
+    if options.synth == "procedural":
+        from .synth.procedural import find_soundfont
+
+        font = find_soundfont(options.soundfont)
+        return {"soundfont": file_identity(font, cache=cache), "libraries": library_versions("tinysoundfont", "mido")}, str(font)
+    if options.synth == "musicgen":
+        return {"model": _neural_stamp(options, "model", "adapter"),
+                "libraries": library_versions("torch", "transformers")}, options.soundfont
+    return {"soundfont": options.soundfont}, options.soundfont
+
+
 def _neural_stamp(source: Any, *names: str) -> dict[str, Any]:
     """The model options a neural stage reads; a local model folder also by its files (retrained = new key)."""
     get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name))
     stamp = {name: get(name) for name in names}
-    for name in ("vlm", "llm", "vlm_head"):
+    for name in ("vlm", "llm", "vlm_head", "model", "adapter"):
         value = stamp.get(name)
         if isinstance(value, str) and Path(value).is_dir():
             stamp[name] = [value] + [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(Path(value).iterdir()) if f.is_file()]
@@ -433,24 +487,32 @@ def run(
     reporter: Reporter | None = None,
     from_artifacts: bool = False,
     sense_hook: SenseHook | None = None,
+    wait: bool = False,
 ) -> Result:
     """Run the stages up to ``until`` ("narrative" for analyze, "figure" for everything).
 
-    With ``from_artifacts`` the video path comes from ``media.json`` in ``out_dir`` and the analysis
-    artifacts (media, shots, affect, narrative) are taken as they are: what ``render`` does.
+    With ``from_artifacts`` the analysis artifacts (media, shots, affect, narrative) in ``out_dir``
+    are taken as they are: what ``render`` does. The video is the one ``media.json`` names, checked
+    by content, or ``video`` when given (re-bound on purpose, see ``Pipeline.bind_video``).
     ``sense_hook`` stands in for ``sense.sense`` in the affect stage (see ``SenseHook``).
+    One run at a time writes to a folder: another one fails at once, or waits with ``wait``.
     """
     pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
+    on_wait = lambda pid: pipe.reporter.note(f"waiting for narrascore run {pid} to finish with {pipe.out}")  # noqa: E731
+    with hold(pipe.work, wait=wait, on_wait=on_wait):
+        remove_litter(pipe.out, pipe.work)
+        return _run(pipe, None if video is None else Path(video), until=until, from_artifacts=from_artifacts)
+
+
+def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool) -> Result:
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)
         plan = refresh_curve(plan, shots, affect)
-        video_path = Path(info.path)
-        if not video_path.exists():
-            raise MediaError(f"{video_path}: the video named in {pipe.out / MediaInfo.FILENAME} is missing")
+        info, video_path = pipe.bind_video(info, video)
     else:
         if video is None:
             raise MediaError("no video given")
-        video_path = Path(video)
+        video_path = video
         info = pipe.media(video_path)
         shots, affect = pipe.affect(video_path, info)
         plan = pipe.narrative(info, shots, affect)

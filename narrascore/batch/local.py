@@ -20,16 +20,12 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..parallel import process_context
+from ..parallel import become_worker, process_context
 from .inputs import BatchItem
 from .item import ItemResult, score_one
 
 GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.5
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _worker(tasks: Any, results: Any, out_root: Path, parent: int) -> None:
@@ -40,8 +36,8 @@ def _worker(tasks: Any, results: Any, out_root: Path, parent: int) -> None:
     """
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        become_worker(parent)  # SIGTERM/SIGHUP interrupt; the kernel stops it if the parent is killed
         while True:
             try:
                 job = tasks.get(timeout=1.0)

@@ -196,4 +196,5 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         audio_channels=int(audio.codec_context.channels) if audio is not None and audio.codec_context else None,
         subtitle_streams=subtitles,
         sidecar_subtitles=str(sidecar) if sidecar else None,
+        absolute_path=str(path.resolve()),
     )

@@ -47,6 +47,7 @@ class ProceduralSynthesizer:
         work = ensure_writable_dir(request.work_dir)
         workers = default_workers(request.n_samples) if self.workers is None else self.workers
         pool = None
+        finished = False
         try:
             t0 = time.perf_counter()
             score = compose(plan, concept, shots)
@@ -63,9 +64,10 @@ class ProceduralSynthesizer:
             mix = work / "mix.wav"
             stats: RenderStats = render_units(units, soundfont=soundfont, n_samples=request.n_samples, mix=mix,
                                               stem_paths=stem_paths, scratch=work, pool=pool, progress=request.progress)
+            finished = True
         finally:
             if pool is not None:
-                pool.close()
+                pool.close(stop=not finished)
         self.last_timing = {"compose_s": t1 - t0, "render_s": stats.seconds, "workers": float(stats.workers)}
         lufs = stats.integrated_lufs if stats.integrated_lufs is not None and math.isfinite(stats.integrated_lufs) else None
         return RenderResult(mix=mix, n_samples=request.n_samples, sample_rate=SAMPLE_RATE, stems=stem_paths, midi=midi,

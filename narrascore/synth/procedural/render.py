@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
 from ...export.loudness import LoudnessMeter
-from ...parallel import process_context
+from ...parallel import become_worker, process_context, stop_process
 from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
@@ -199,9 +199,10 @@ def sum_files(parts: list[Path], n_samples: int, out: Path, meter: LoudnessMeter
 
 
 # --------------------------------------------------------------------------- workers
-def _worker_main(conn, soundfont: str, loaded=None) -> None:
+def _worker_main(conn, parent: int, soundfont: str, loaded=None) -> None:
     """Worker process: load the SoundFont (unless a forked worker inherited it), then run jobs until told to stop."""
     try:
+        become_worker(parent)
         t0 = time.perf_counter()
         synth, sfid = loaded if loaded is not None else load_synth(soundfont)
         load_seconds = time.perf_counter() - t0
@@ -238,29 +239,30 @@ class WorkerPool:
         self.processes = []
         for _ in range(n):
             parent, child = ctx.Pipe(duplex=True)
-            process = ctx.Process(target=_worker_main, args=(child, str(soundfont), loaded), daemon=True)
+            process = ctx.Process(target=_worker_main, args=(child, os.getpid(), str(soundfont), loaded), daemon=True)
             process.start()
             child.close()
             self.connections.append(parent)
             self.processes.append(process)
 
-    def close(self) -> None:
-        for conn in self.connections:
-            with contextlib.suppress(Exception):
-                conn.send(None)
+    def close(self, *, stop: bool = False) -> None:
+        """Let the workers finish (or, with ``stop``, after an error or interrupt, stop them at once)."""
+        if not stop:
+            for conn in self.connections:
+                with contextlib.suppress(Exception):
+                    conn.send(None)
+            for process in self.processes:
+                process.join(timeout=5)
         for process in self.processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join()
+            stop_process(process)
         for conn in self.connections:
             conn.close()
 
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        self.close(stop=kind is not None)
 
     def _receive(self, i: int) -> bytes:
         try:

@@ -1,0 +1,360 @@
+"""Nothing stale, orphaned or mixed up: cache keys hold what a stage used, `render` checks its video,
+one run per folder, workers end with their parent, signals and kills leave no litter, and a resumed
+or split run writes the same bytes as one clean run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import narrascore
+from narrascore.artifacts import AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, load_artifact
+from narrascore.errors import MediaError, OutputError
+from narrascore.synth.procedural.soundfont import bundled_soundfont
+
+FONT = bundled_soundfont()
+pytestmark = pytest.mark.skipif(FONT is None, reason="needs pretty_midi's TimGM6mb.sf2 (loads in milliseconds)")
+OUTPUTS = ("media.json", "shots.json", "affect.json", "narrative.json", "concept.json",
+           "soundtrack.wav", "score.mid", "figure.png", "scored.mp4")
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+    env = dict(os.environ, COLUMNS="120")
+    env.pop("NARRASCORE_DEBUG", None)
+    return subprocess.Popen([sys.executable, "-m", "narrascore.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=env)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 180) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
+
+
+def one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in OUTPUTS}
+
+
+def litter(folder: Path) -> list[str]:
+    """Every hidden file under ``folder``: NarraScore's own files never start with a dot."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file())
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def descendants(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def gone_within(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    return {p for p in pids if alive(p)}
+
+
+def signal_when(proc: subprocess.Popen[str], path: Path, sig: int, timeout: float = 120) -> set[int]:
+    """Send ``sig`` to ``proc`` as soon as ``path`` exists; returns the worker processes it had then."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path.name} appeared: {proc.stderr.read() if proc.stderr else ''}"
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.005)
+    workers = descendants(proc.pid)
+    proc.send_signal(sig)
+    return workers
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """A 12 s demo video at 320x180 (its figure differed between a split and a clean run before the fix)."""
+    from narrascore.media import make_demo_video
+
+    path = tmp_path_factory.mktemp("safety-media") / "demo.mp4"
+    make_demo_video(path, seconds=12, width=320, height=180)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean(demo, tmp_path_factory):
+    """One clean `score` of the demo: the bytes every resumed, split or interrupted run must equal."""
+    out = tmp_path_factory.mktemp("clean")
+    result = narrascore.score(demo, out, soundfont=str(FONT))
+    return out, result, files(out)
+
+
+# --------------------------------------------------------------------------- 5. exact round trip
+def test_the_artifacts_a_run_goes_on_with_equal_their_files(clean):
+    out, result, _ = clean
+    for cls, value in ((MediaInfo, result.media), (Shots, result.shots), (AffectCurve, result.affect),
+                       (NarrativePlan, result.plan), (MusicConcept, result.concept)):
+        assert load_artifact(cls, out / cls.FILENAME) == value, cls.__name__
+
+
+def test_analyze_then_render_equals_score_byte_for_byte(demo, clean, tmp_path):
+    _, _, expected = clean
+    narrascore.analyze(demo, tmp_path)
+    narrascore.render(tmp_path, soundfont=str(FONT))
+    got = files(tmp_path)
+    assert [name for name in OUTPUTS if got[name] != expected[name]] == []
+
+
+# --------------------------------------------------------------------------- 1. cache keys
+def test_render_recomputes_when_the_soundfont_changes_and_reuses_the_same_one(demo, tmp_path):
+    font = tmp_path / "font.sf2"
+    shutil.copyfile(FONT, font)
+    out = tmp_path / "out"
+    narrascore.score(demo, out, soundfont=str(font))
+    first = (out / "soundtrack.wav").read_bytes()
+    first_audio = sf.read(out / "soundtrack.wav")[0]
+    assert "render" in narrascore.render(out, soundfont=str(font)).reused
+
+    data = bytearray(font.read_bytes())  # the same font with every sample's polarity inverted: same size, other sound
+    at = data.find(b"smpl")
+    size = int.from_bytes(data[at + 4:at + 8], "little")
+    samples = np.frombuffer(bytes(data[at + 8:at + 8 + size]), dtype="<i2")
+    data[at + 8:at + 8 + size] = np.clip(-samples.astype(np.int32), -32768, 32767).astype("<i2").tobytes()
+    font.write_bytes(bytes(data))
+
+    again = narrascore.render(out, soundfont=str(font))
+    assert "render" not in again.reused and "soundtrack" not in again.reused
+    assert (out / "soundtrack.wav").read_bytes() != first
+    np.testing.assert_allclose(sf.read(out / "soundtrack.wav")[0], -first_audio, atol=2e-3)  # the new font played
+    assert "render" in narrascore.render(out, soundfont=str(font)).reused
+
+
+def test_a_batch_scores_again_with_another_soundfont(short_video, tmp_path):
+    from narrascore.batch.inputs import BatchItem
+    from narrascore.batch.item import finished, score_one
+    from narrascore.options import ScoreOptions
+
+    font = tmp_path / "font.sf2"
+    shutil.copyfile(FONT, font)
+    item = BatchItem(video=short_video.path, name="short", options=ScoreOptions(soundfont=str(font)))
+    assert score_one(item, tmp_path).status == "done"
+    assert finished(item, tmp_path) is not None
+    font.write_bytes(font.read_bytes()[:-2] + b"\x00\x01")  # the same path and size, other content
+    assert finished(item, tmp_path) is None
+
+
+def test_file_hashes_are_remembered_by_path_size_and_mtime(tmp_path, monkeypatch):
+    from narrascore import identity
+
+    blob = tmp_path / "big.bin"
+    blob.write_bytes(b"x" * 1000)
+    cache = tmp_path / "hashes.json"
+    first = identity.cached_sha256(blob, cache=cache)
+    monkeypatch.setattr(identity, "file_sha256", lambda path: pytest.fail("hashed again"))
+    assert identity.cached_sha256(blob, cache=cache) == first
+    monkeypatch.undo()
+    blob.write_bytes(b"y" * 1000)
+    assert identity.cached_sha256(blob, cache=cache) != first
+
+
+# --------------------------------------------------------------------------- 2. render checks its video
+def test_render_finds_the_video_from_another_working_folder(demo, tmp_path, monkeypatch):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    shutil.copyfile(demo, here / "film.mp4")
+    monkeypatch.chdir(here)
+    narrascore.analyze("film.mp4", "film.narrascore")
+    info = load_artifact(MediaInfo, here / "film.narrascore" / "media.json")
+    assert info.path == "film.mp4" and info.absolute_path == str((here / "film.mp4").resolve())
+    monkeypatch.chdir(elsewhere)
+    result = narrascore.render(here / "film.narrascore", soundfont=str(FONT))
+    assert result.video is not None and result.video.is_file()
+
+
+def test_render_refuses_a_replaced_video_and_rebinds_with_video(demo, short_video, tmp_path):
+    video = tmp_path / "film.mp4"
+    shutil.copyfile(demo, video)
+    out = tmp_path / "out"
+    narrascore.analyze(video, out)
+    shutil.copyfile(short_video.path, video)  # another film under the same name
+
+    code, err = finish(cli("render", str(out), "--quiet", "--soundfont", str(FONT)))
+    assert code == MediaError.exit_code
+    line = one_line(err)
+    assert str(video) in line and "--video" in line
+    assert not (out / "soundtrack.wav").exists()
+
+    moved = tmp_path / "moved.mp4"
+    shutil.copyfile(demo, moved)
+    code, err = finish(cli("render", str(out), "--video", str(moved), "--quiet", "--soundfont", str(FONT)))
+    assert code == 0, err
+    assert load_artifact(MediaInfo, out / "media.json").absolute_path == str(moved.resolve())
+    assert "render" in narrascore.render(out, soundfont=str(FONT)).reused  # bound for good
+
+    with pytest.raises(MediaError, match="lasts"):
+        narrascore.render(out, video=short_video.path, soundfont=str(FONT))
+
+
+# --------------------------------------------------------------------------- 3. one run per folder
+HOLD = """
+import sys, time
+from pathlib import Path
+from narrascore.lock import hold
+with hold(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(work: Path, seconds: float) -> subprocess.Popen[str]:
+    work.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(work), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_run_fails_at_once_naming_the_holder(short_video, tmp_path):
+    holder = hold_lock(tmp_path / ".narrascore", 60)
+    try:
+        started = time.monotonic()
+        code, err = finish(cli("score", str(short_video.path), "-o", str(tmp_path), "--quiet"))
+        assert code == OutputError.exit_code
+        assert f"PID {holder.pid}" in one_line(err) and "--wait" in err
+        assert time.monotonic() - started < 20  # at once: no scan, no render
+        assert not (tmp_path / "media.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder was killed: its lock is stale and the next run takes it over
+    assert narrascore.analyze(short_video.path, tmp_path).plan.scenes
+
+
+def test_wait_waits_for_the_holder(short_video, tmp_path):
+    holder = hold_lock(tmp_path / ".narrascore", 2)
+    try:
+        started = time.monotonic()
+        result = narrascore.analyze(short_video.path, tmp_path, wait=True)
+        assert time.monotonic() - started >= 1.0
+        assert holder.wait(10) == 0
+        assert result.plan.scenes
+    finally:
+        holder.kill()
+
+
+def test_two_concurrent_runs_with_wait_both_finish_and_agree(demo, clean, tmp_path):
+    out, _, _ = clean
+    runs = [cli("analyze", str(demo), "-o", str(tmp_path), "--quiet", "--wait") for _ in range(2)]
+    for run in runs:
+        code, err = finish(run)
+        assert code == 0, err
+    for name in OUTPUTS[:4]:
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- 4. workers, signals, litter
+WORKERS = """
+import sys, time
+from pathlib import Path
+from narrascore.parallel import Background
+from narrascore.synth.procedural.render import WorkerPool
+with Background(time.sleep, 120) as side, WorkerPool(Path(sys.argv[1]), 2) as pool:
+    print(" ".join(str(p.pid) for p in [side.process, *pool.processes]), flush=True)
+    time.sleep(120)
+"""
+
+
+@needs_proc
+def test_workers_die_with_a_killed_parent():
+    parent = subprocess.Popen([sys.executable, "-c", WORKERS, str(FONT)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = {int(pid) for pid in parent.stdout.readline().split()}
+    assert len(workers) == 3 and all(alive(p) for p in workers)
+    parent.kill()
+    parent.wait()
+    assert gone_within(workers, 3.0) == set()
+
+
+@needs_proc
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_cleanly(sig, demo, tmp_path):
+    run = cli("score", str(demo), "-o", str(tmp_path), "--quiet", "--soundfont", str(FONT))
+    workers = signal_when(run, tmp_path / "soundtrack.wav", sig)  # the figure is drawing, the video muxing
+    code, err = finish(run)
+    assert code == 128 + sig
+    assert signal.Signals(sig).name in one_line(err)
+    assert litter(tmp_path) == []
+    assert not (tmp_path / "scored.mp4").exists()
+    assert gone_within(workers, 3.0) == set()
+
+
+@needs_proc
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["shots.json", "soundtrack.wav"])
+def test_kill_9_and_rerun_equals_a_clean_run(when, demo, clean, tmp_path):
+    _, _, expected = clean
+    run = cli("score", str(demo), "-o", str(tmp_path), "--quiet", "--soundfont", str(FONT))
+    workers = signal_when(run, tmp_path / when, signal.SIGKILL)
+    finish(run)
+    assert gone_within(workers, 3.0) == set()  # no orphan outlives the killed run
+    code, err = finish(cli("score", str(demo), "-o", str(tmp_path), "--quiet", "--soundfont", str(FONT)))
+    assert code == 0, err
+    assert litter(tmp_path) == []
+    got = files(tmp_path)
+    assert [name for name in OUTPUTS if got[name] != expected[name]] == []
+
+
+def test_a_run_removes_what_a_killed_run_left_and_nothing_else(short_video, tmp_path):
+    work = tmp_path / ".narrascore"
+    (work / "render").mkdir(parents=True)
+    left = [tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=folder)[1]
+            for stem, suffix, folder in (("soundtrack", ".wav", tmp_path), ("scored", ".mp4", tmp_path),
+                                         ("figure", ".png", tmp_path), ("narrative", ".json", tmp_path),
+                                         ("mix", ".wav", work / "render"), ("outputs", ".json", work))]
+    (work / "render" / ".part0.render.wav").write_bytes(b"x")
+    kept = [tmp_path / ".notes.txt", tmp_path / ".holiday.abcdefgh.mp4", tmp_path / "soundtrack-old.wav"]
+    for path in kept:
+        path.write_bytes(b"mine")
+
+    holder = hold_lock(work, 60)  # while another run holds the folder, its temporary files are its own
+    try:
+        with pytest.raises(OutputError, match=f"PID {holder.pid}"):
+            narrascore.analyze(short_video.path, tmp_path)
+        assert all(Path(p).exists() for p in left)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    narrascore.analyze(short_video.path, tmp_path)
+    assert [p for p in left if Path(p).exists()] == []
+    assert not (work / "render" / ".part0.render.wav").exists()
+    assert all(path.read_bytes() == b"mine" for path in kept)
