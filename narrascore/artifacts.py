@@ -49,7 +49,8 @@ class MediaInfo:
     """What the container says about a video (``media.json``).
 
     ``duration`` is the end of the last video frame (its timestamp plus its duration), the
-    length every rendered soundtrack must match exactly.
+    length every rendered soundtrack must match exactly. ``truncated_seconds``: how much longer
+    the container says it is than the packets it holds (a file cut short still opens).
     """
 
     SCHEMA: ClassVar[str] = "narrascore.media"
@@ -71,6 +72,7 @@ class MediaInfo:
     audio_channels: int | None = None
     subtitle_streams: tuple[SubtitleStream, ...] = ()
     sidecar_subtitles: str | None = None
+    truncated_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

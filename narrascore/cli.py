@@ -5,6 +5,7 @@ Every ``NarrascoreError`` becomes one line on stderr and a non-zero exit code; n
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,7 @@ SOUNDFONT = typer.Option(None, "--soundfont", help="SoundFont (.sf2/.sf3) to ren
 HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in seconds.")
 SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
 FORCE = typer.Option(False, "--force", help="Recompute every stage, even those whose artifacts match (hand edits are kept).")
+STRICT = typer.Option(False, "--strict", help="Refuse a video that holds over a second less than its container declares (truncated), instead of warning.")
 PROGRESS = typer.Option(True, "--progress/--quiet", help="Show progress bars.")
 MODEL = typer.Option(None, "--model", help="MusicGen for --synth musicgen: a folder, a hub id, or 'debug' (tiny, random; default: facebook/musicgen-small).")
 ADAPTER = typer.Option(None, "--adapter", help="Folder of a Token-Level Affective Adapter for --synth musicgen (adapter.json + adapter.safetensors).")
@@ -100,13 +102,18 @@ def _default_out(video: Path) -> Path:
 
 
 def _summary(result: Any) -> None:
-    typer.echo(f"scored {result.media.path} ({result.media.duration:.1f} s) into {result.out_dir}")
+    seconds = result.media.duration
+    typer.echo(f"scored {result.media.path} ({seconds:.1f} s) into {result.out_dir}" if seconds >= 1 else
+               f"scored {result.media.path} ({seconds:.2f} s) into {result.out_dir}")
     for label, path in (("soundtrack", result.soundtrack), ("video", result.video), ("score", result.midi), ("figure", result.figure)):
         if path is not None:
             typer.echo(f"  {label:<10} {path}")
     if result.loudness is not None:
         ls = result.loudness
-        typer.echo(f"  loudness   {ls.integrated_lufs:.1f} LUFS, true peak {ls.true_peak_dbtp:.1f} dBTP")
+        if math.isfinite(ls.integrated_lufs):
+            typer.echo(f"  loudness   {ls.integrated_lufs:.1f} LUFS, true peak {ls.true_peak_dbtp:.1f} dBTP")
+        else:
+            typer.echo("  loudness   silent (no sound above -70 LUFS to measure)")
     if result.reused:
         typer.echo(f"  reused     {', '.join(result.reused)}")
 
@@ -118,7 +125,7 @@ def score(
     reasoner: str = REASONER, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
-    force: bool = FORCE, progress: bool = PROGRESS,
+    force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -132,7 +139,7 @@ def score(
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm, endpoint=endpoint,
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
                            overlap_seconds=overlap_seconds)
@@ -146,7 +153,7 @@ def score(
 def analyze(
     video: Path = typer.Argument(..., help="The video to analyse."),
     out: Optional[Path] = OUT, sensor: str = SENSOR, reasoner: str = REASONER, hop: float = HOP,
-    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -156,7 +163,7 @@ def analyze(
     from .progress import default_reporter
 
     def action() -> None:
-        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm,
+        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm,
                            endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
                            llm_endpoint=llm_endpoint, llm_model=llm_model)
         result = run(video, out or _default_out(video), options, until="narrative",
@@ -357,7 +364,7 @@ def batch(
     style: str = STYLE, seed: int = SEED, synth: str = SYNTH, sensor: str = SENSOR, reasoner: str = REASONER,
     loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK, mix_original: Optional[float] = MIX,
     copy_video: bool = COPY, stems: bool = STEMS, soundfont: Optional[str] = SOUNDFONT, hop: float = HOP,
-    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS,
 ) -> None:
     """Score many videos; finished ones are skipped on a re-run; OUT/batch-summary.csv lists every video."""
     from rich.console import Console
@@ -367,7 +374,7 @@ def batch(
     def action() -> tuple[Any, bool]:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force)
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict)
 
         def on_row(row: Any) -> None:
             if progress:

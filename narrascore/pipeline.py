@@ -119,18 +119,18 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def media(self, video: Path) -> MediaInfo:
-        from .media import probe
+        from .media import check_complete, probe
 
         if not video.exists():
             raise MediaError(f"{video}: file not found")
         stat = video.stat()
         key = stage_key("media", path=str(video.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-        cached = self._cached(MediaInfo, key)
-        if cached is not None and Path(cached.path).resolve() == video.resolve():
-            return cached
-        with self.reporter.stage("probe"):
-            info = probe(video)
-        save_artifact(info, self.out, key=key)
+        info = self._cached(MediaInfo, key)
+        if info is None or Path(info.path).resolve() != video.resolve():
+            with self.reporter.stage("probe"):
+                info = probe(video)
+            save_artifact(info, self.out, key=key)
+        check_complete(info, strict=self.options.strict)  # on every run: a reused media.json warns again
         return info
 
     def _stats_cache(self, name: str, key: str) -> Path:
@@ -440,6 +440,25 @@ def run(
     artifacts (media, shots, affect, narrative) are taken as they are: what ``render`` does.
     ``sense_hook`` stands in for ``sense.sense`` in the affect stage (see ``SenseHook``).
     """
+    options.check_resources(analysis=not from_artifacts, synthesis=until != "narrative")
+    created = [d for d in (*reversed(Path(out_dir).parents), Path(out_dir), Path(out_dir) / WORK_DIR) if not d.exists()]
+    try:
+        return _run(video, out_dir, options, until=until, reporter=reporter, from_artifacts=from_artifacts,
+                    sense_hook=sense_hook)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created if they are still empty (a failed input leaves no litter)."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _run(video: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str], options: ScoreOptions, *, until: str,
+         reporter: Reporter | None, from_artifacts: bool, sense_hook: SenseHook | None) -> Result:
     pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)

@@ -8,6 +8,7 @@ first video frame (the video's *origin*, usually 0).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,8 @@ from ..errors import MediaError
 from ..fileio import file_sha256
 
 SIDECAR_SUFFIXES = (".srt", ".vtt")
+TRUNCATION_TOLERANCE = 1.0  # s: a file that holds this much less than it declares is reported
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class VideoTiming:
     pts: np.ndarray
     duration: float  # end of the last frame (s from the origin), computed in exact clock ticks
     frame_step: float  # the typical step between frames (s), exact for a constant rate
+    packets_end: float = 0.0  # end of the last video or audio packet (the file's time, s)
 
 
 def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
@@ -82,9 +86,15 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream, path
     tb = stream.time_base
     stamps: list[int] = []
     last_durations: dict[int, int] = {}
+    audio = audio_stream(container)
+    packets_end = 0.0
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux(stream, *([audio] if audio is not None else [])):
             if packet.size == 0:
+                continue
+            if packet.pts is not None and packet.time_base:
+                packets_end = max(packets_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            if packet.stream.index != stream.index:
                 continue
             t = _packet_time(packet)
             if t is None:  # no timestamps at all (raw streams): count frames instead
@@ -105,7 +115,35 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream, path
     seconds = (ticks - ticks[0]) * float(tb)
     step = Fraction(int(np.median(steps))) * tb if steps.size else Fraction(last) * tb
     duration = Fraction(int(ticks[-1] - ticks[0]) + int(last)) * tb
-    return VideoTiming(origin=float(ticks[0] * tb), pts=seconds, duration=float(duration), frame_step=float(step))
+    return VideoTiming(origin=float(ticks[0] * tb), pts=seconds, duration=float(duration), frame_step=float(step),
+                       packets_end=packets_end)
+
+
+def _truncated_seconds(container: av.container.InputContainer, stream: av.VideoStream, timing: VideoTiming) -> float:
+    """How much longer the container says the video is than its packets (0 when it says nothing).
+
+    The video stream's own duration where the container records one (MP4, MOV); else, for Matroska
+    and WebM, the container's duration against the last video or audio packet. Other containers'
+    durations are estimates (from the bit rate) and are not trusted for this.
+    """
+    if stream.duration:
+        declared = float(stream.duration * stream.time_base)
+        return max(0.0, round(declared - timing.duration, 6))
+    if container.duration and "matroska" in (container.format.name or ""):
+        declared_end = ((container.start_time or 0) + container.duration) / av.time_base
+        return max(0.0, round(declared_end - timing.packets_end, 6))
+    return 0.0
+
+
+def check_complete(info: MediaInfo, *, strict: bool = False) -> None:
+    """Warn (one line) when a file holds over ``TRUNCATION_TOLERANCE`` s less than it declares; ``strict``: raise."""
+    if info.truncated_seconds <= TRUNCATION_TOLERANCE:
+        return
+    message = (f"{info.path}: only {info.duration:.1f} s of the {info.duration + info.truncated_seconds:.1f} s "
+               "it declares can be read (a truncated file?)")
+    if strict:
+        raise MediaError(f"{message}; without --strict the readable part is scored")
+    log.warning("warning: %s; scoring those %.1f s (--strict makes this an error)", message, info.duration)
 
 
 def _is_vfr(pts: np.ndarray, tick: float) -> bool:
@@ -164,6 +202,7 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         width, height = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
         timing = _timing(container, stream, path)
+        truncated = _truncated_seconds(container, stream, timing)
         _check_decodable(container, stream, path)
         if not width or not height:
             raise MediaError(f"{path}: video stream has no picture size")
@@ -196,4 +235,5 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         audio_channels=int(audio.codec_context.channels) if audio is not None and audio.codec_context else None,
         subtitle_streams=subtitles,
         sidecar_subtitles=str(sidecar) if sidecar else None,
+        truncated_seconds=truncated,
     )
