@@ -387,7 +387,8 @@ def batch(
             return exc.result, True
 
     result, interrupted = _guarded(action)
-    Console(soft_wrap=True).print(summary_table(result.rows, title=f"batch {out}"))
+    console = Console(soft_wrap=True)
+    console.print(summary_table(result.rows, title=f"batch {out}", width=console.width))
     typer.echo(f"  summary    {result.summary}")
     if interrupted:
         _fail(f"interrupted; {len(result.unfinished)} video(s) not finished; a re-run resumes", 130)
