@@ -277,12 +277,14 @@ def demo(
     from .progress import default_reporter
 
     def action() -> None:
+        options = _options(style=style, seed=seed)
+        options.check_resources()  # a missing renderer fails before the demo video is made
         folder = ensure_writable_dir(out)
         video = folder / "demo.mp4"
         if not video.exists():
             typer.echo(f"making the demo video {video} ({seconds:.0f} s)")
             make_demo_video(video, seconds=seconds)
-        result = run(video, folder, _options(style=style, seed=seed), reporter=default_reporter(progress and sys.stderr.isatty()))
+        result = run(video, folder, options, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
 
     _guarded(action)

@@ -94,7 +94,7 @@ def mux_video(
     elif mix_original_db is not None:
         music = _with_original(video, info, soundtrack, music, mix_original_db, speech, true_peak_dbtp)
     try:
-        source = av.open(str(video), "r")
+        source = av.open(str(video), "r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"{video}: cannot open the video ({_reason(exc)})") from None
     try:

@@ -47,7 +47,7 @@ def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: file is empty (0 bytes)")
     try:
-        return av.open(str(path), "r")
+        return av.open(str(path), "r", metadata_errors="replace")  # a stray byte in a title is no reason to refuse
     except av.error.InvalidDataError as exc:
         raise MediaError(f"{path}: not a readable media file or truncated ({_reason(exc)})") from None
     except (av.error.FFmpegError, OSError) as exc:

@@ -28,8 +28,8 @@ def require_tinysoundfont():
         import tinysoundfont
     except ImportError:
         raise DependencyError(
-            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont` "
-            "(--no-deps skips pyaudio, which only live playback uses)"
+            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont==0.3.7` "
+            "(--no-deps skips pyaudio, which only live playback uses; scripts/install.sh does this)"
         ) from None
     return tinysoundfont
 
