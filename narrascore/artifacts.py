@@ -375,7 +375,10 @@ def read_artifact(cls: type[A], path: str | os.PathLike[str]) -> Stored:
         validate(artifact)
     except ArtifactError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
-    edited = canonical_hash(to_data(artifact)) != envelope.get("fingerprint")
+    # A file written before a field was added lacks it (its default is filled in): the data as stored still
+    # matches the fingerprint, so it is not a hand edit.
+    recorded = envelope.get("fingerprint")
+    edited = canonical_hash(to_data(artifact)) != recorded and canonical_hash(envelope["data"]) != recorded
     return Stored(artifact=artifact, key=str(envelope.get("key", "")), hand_edited=edited)
 
 

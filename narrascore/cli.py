@@ -317,6 +317,7 @@ def evaluate(
             raise OptionError("-o/--out goes with --audio; an output folder is evaluated in place")
         reporter = default_reporter(progress and sys.stderr.isatty())
         options = _options(synth=synth, soundfont=soundfont, loudness=loudness, true_peak=true_peak, force=force)
+        options.check_resources(analysis=False, synthesis=False)  # a given SoundFont, before any analysis
         if audio is not None and video is None:
             ev.check_baselines_option(audio_only=True, baselines=baselines)
             curve, path = ev.analyse_music(audio, out or _default_out(audio))

@@ -146,3 +146,24 @@ def test_a_failed_input_leaves_no_empty_folders(tmp_path, layout):
         assert out.is_dir() and list(out.iterdir()) == []  # the user's folder stays, without our .narrascore
     else:
         assert not out.exists() and not (tmp_path / "a").exists()
+
+
+def test_an_artifact_written_before_a_field_existed_is_not_a_hand_edit(tmp_path):
+    """media.json from before ``truncated_seconds``: reused as it is, an edit of it still counts as one."""
+    import json
+
+    from narrascore.artifacts import MediaInfo, read_artifact, save_artifact
+    from narrascore.fileio import canonical_hash
+
+    info = MediaInfo(path="a.mp4", size_bytes=1, content_hash="x", duration=1.0, fps=25.0, frame_count=25, width=2,
+                     height=2, video_codec="h264")
+    path = save_artifact(info, tmp_path)
+    envelope = json.loads(path.read_text())
+    del envelope["data"]["truncated_seconds"]
+    envelope["fingerprint"] = canonical_hash(envelope["data"])
+    path.write_text(json.dumps(envelope))
+    stored = read_artifact(MediaInfo, path)
+    assert stored.artifact == info and not stored.hand_edited
+    envelope["data"]["fps"] = 30.0
+    path.write_text(json.dumps(envelope))
+    assert read_artifact(MediaInfo, path).hand_edited

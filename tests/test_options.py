@@ -97,3 +97,9 @@ def test_names_are_checked_where_options_are_made():
     with pytest.raises(MediaError, match="SoundFont not found"):
         ScoreOptions(soundfont="/nope.sf2").check_resources(analysis=False, synthesis=False)
     ScoreOptions(sensor="heuristic+text").check_resources()  # the defaults pass
+
+
+def test_evaluate_checks_a_given_soundfont_first(tmp_path):
+    assert_failed_fast(invoke("evaluate", str(tmp_path), "--soundfont", str(tmp_path / "nope.sf2"), "--quiet"), 3,
+                       "nope.sf2", "SoundFont not found")
+    assert list(tmp_path.iterdir()) == []
