@@ -63,6 +63,22 @@ def test_probe_measures_what_a_truncated_file_lacks(truncated, name, caplog):
         check_complete(cut, strict=True)
 
 
+def test_an_mkv_whose_audio_outlasts_its_video_is_not_truncated(tmp_path):
+    make_video(tmp_path / "three.mkv", [Segment(3.0, (200, 60, 50))], width=160, height=90)
+    make_video(tmp_path / "six.mkv", [Segment(6.0, (200, 60, 50))], width=160, height=90)
+    with av.open(str(tmp_path / "three.mkv")) as short, av.open(str(tmp_path / "six.mkv")) as long, \
+            av.open(str(tmp_path / "both.mkv"), "w") as sink:
+        pairs = [(source, stream, sink.add_stream_from_template(stream))  # every stream before the first packet
+                 for source, stream in ((short, short.streams.video[0]), (long, long.streams.audio[0]))]
+        for source, stream, out in pairs:
+            for packet in source.demux(stream):
+                if packet.size:
+                    packet.stream = out
+                    sink.mux(packet)
+    info = probe(tmp_path / "both.mkv", content_hash=False)
+    assert info.duration == pytest.approx(3.0) and info.truncated_seconds < 0.1
+
+
 def test_a_truncated_file_warns_and_strict_refuses_it(truncated, tmp_path):
     video = truncated / "cut-web.mp4"
     env = dict(os.environ)

@@ -34,7 +34,6 @@ class VideoTiming:
     pts: np.ndarray
     duration: float  # end of the last frame (s from the origin), computed in exact clock ticks
     frame_step: float  # the typical step between frames (s), exact for a constant rate
-    packets_end: float = 0.0  # end of the last video or audio packet (the file's time, s)
 
 
 def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
@@ -86,15 +85,9 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream, path
     tb = stream.time_base
     stamps: list[int] = []
     last_durations: dict[int, int] = {}
-    audio = audio_stream(container)
-    packets_end = 0.0
     try:
-        for packet in container.demux(stream, *([audio] if audio is not None else [])):
+        for packet in container.demux(stream):
             if packet.size == 0:
-                continue
-            if packet.pts is not None and packet.time_base:
-                packets_end = max(packets_end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-            if packet.stream.index != stream.index:
                 continue
             t = _packet_time(packet)
             if t is None:  # no timestamps at all (raw streams): count frames instead
@@ -115,24 +108,43 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream, path
     seconds = (ticks - ticks[0]) * float(tb)
     step = Fraction(int(np.median(steps))) * tb if steps.size else Fraction(last) * tb
     duration = Fraction(int(ticks[-1] - ticks[0]) + int(last)) * tb
-    return VideoTiming(origin=float(ticks[0] * tb), pts=seconds, duration=float(duration), frame_step=float(step),
-                       packets_end=packets_end)
+    return VideoTiming(origin=float(ticks[0] * tb), pts=seconds, duration=float(duration), frame_step=float(step))
 
 
 def _truncated_seconds(container: av.container.InputContainer, stream: av.VideoStream, timing: VideoTiming) -> float:
     """How much longer the container says the video is than its packets (0 when it says nothing).
 
     The video stream's own duration where the container records one (MP4, MOV); else, for Matroska
-    and WebM, the container's duration against the last video or audio packet. Other containers'
-    durations are estimates (from the bit rate) and are not trusted for this.
+    and WebM, the container's duration against the end of the video or, when that falls short, of the
+    audio (which may run longer). Other containers' durations are estimates (from the bit rate) and
+    are not trusted for this.
     """
-    if stream.duration:
+    if stream.duration and stream.time_base:
         declared = float(stream.duration * stream.time_base)
         return max(0.0, round(declared - timing.duration, 6))
-    if container.duration and "matroska" in (container.format.name or ""):
-        declared_end = ((container.start_time or 0) + container.duration) / av.time_base
-        return max(0.0, round(declared_end - timing.packets_end, 6))
-    return 0.0
+    if not container.duration or "matroska" not in (container.format.name or ""):
+        return 0.0
+    declared_end = ((container.start_time or 0) + container.duration) / av.time_base
+    end = timing.origin + timing.duration
+    if declared_end - end > TRUNCATION_TOLERANCE:
+        end = max(end, _audio_end(container))
+    return max(0.0, round(declared_end - end, 6))
+
+
+def _audio_end(container: av.container.InputContainer) -> float:
+    """End of the last audio packet (the file's time, s); 0 without audio or when it cannot be read."""
+    audio, end = audio_stream(container), 0.0
+    if audio is None or not audio.time_base:
+        return end
+    tb = float(audio.time_base)
+    try:
+        container.seek(0)
+        for packet in container.demux(audio):
+            if packet.size and packet.pts is not None:
+                end = max(end, (packet.pts + (packet.duration or 0)) * tb)
+    except av.error.FFmpegError:
+        pass  # what was read so far is what the file holds
+    return end
 
 
 def check_complete(info: MediaInfo, *, strict: bool = False) -> None:
