@@ -51,6 +51,8 @@ class MediaInfo:
     ``duration`` is the end of the last video frame (its timestamp plus its duration), the
     length every rendered soundtrack must match exactly. ``path`` is the video's path as it was
     typed; ``absolute_path`` the same file from the root, so ``render`` finds it from any folder.
+    ``truncated_seconds``: how much longer the container says it is than the packets it holds (a
+    file cut short still opens).
     """
 
     SCHEMA: ClassVar[str] = "narrascore.media"
@@ -73,6 +75,7 @@ class MediaInfo:
     subtitle_streams: tuple[SubtitleStream, ...] = ()
     sidecar_subtitles: str | None = None
     absolute_path: str | None = None
+    truncated_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,20 @@ def to_data(obj: Any) -> Any:
     return obj
 
 
+FLOAT_MAX_INT = 10**308  # larger integers do not fit a float
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a bad value, cut so that the error stays one readable line."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return _cut(repr(value))
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def from_data(cls: type[A], data: Any, where: str = "") -> A:
     """JSON value -> instance of dataclass ``cls``, checking types as it goes."""
     return _convert(cls, data, where or cls.__name__)
@@ -265,7 +282,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         names = {f.name for f in dataclasses.fields(tp)}
         unknown = set(value) - names
         if unknown:
-            raise ArtifactError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+            raise ArtifactError(f"{where}: unknown field(s) {_cut(', '.join(map(repr, sorted(unknown))))}")
         for f in dataclasses.fields(tp):
             if f.name in value:
                 kwargs[f.name] = _convert(hints[f.name], value[f.name], f"{where}.{f.name}")
@@ -284,23 +301,23 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return {str(k): _convert(value_type, v, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ArtifactError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ArtifactError(f"{where}: expected a finite number, got {value!r}")
+            raise ArtifactError(f"{where}: expected a number, got {_short(value)}")
+        if isinstance(value, int) and abs(value) > FLOAT_MAX_INT or not math.isfinite(value):
+            raise ArtifactError(f"{where}: expected a finite number, got {_short(value)}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ArtifactError(f"{where}: expected an integer, got {value!r}")
+            raise ArtifactError(f"{where}: expected an integer, got {_short(value)}")
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ArtifactError(f"{where}: expected true or false, got {value!r}")
+            raise ArtifactError(f"{where}: expected true or false, got {_short(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ArtifactError(f"{where}: expected a string, got {value!r}")
+            raise ArtifactError(f"{where}: expected a string, got {_short(value)}")
         return value
     raise TypeError(f"unsupported artifact field type {tp!r} at {where}")
 
@@ -355,6 +372,8 @@ def read_artifact(cls: type[A], path: str | os.PathLike[str]) -> Stored:
         raise ArtifactError(f"{path}: cannot read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of thousands of digits; nesting past the parser's depth
+        raise ArtifactError(f"{path}: unreadable JSON ({str(exc).splitlines()[0][:120]})") from None
     if not isinstance(envelope, dict) or "data" not in envelope:
         raise ArtifactError(f"{path}: not a NarraScore artifact (no 'data' object)")
     schema = envelope.get("schema")
@@ -368,7 +387,10 @@ def read_artifact(cls: type[A], path: str | os.PathLike[str]) -> Stored:
         validate(artifact)
     except ArtifactError as exc:
         raise ArtifactError(f"{path}: {exc}") from None
-    edited = canonical_hash(to_data(artifact)) != envelope.get("fingerprint")
+    # A file written before a field was added lacks it (its default is filled in): the data as stored still
+    # matches the fingerprint, so it is not a hand edit.
+    recorded = envelope.get("fingerprint")
+    edited = canonical_hash(to_data(artifact)) != recorded and canonical_hash(envelope["data"]) != recorded
     return Stored(artifact=artifact, key=str(envelope.get("key", "")), hand_edited=edited)
 
 

@@ -5,6 +5,7 @@ Every ``NarrascoreError`` becomes one line on stderr and a non-zero exit code; n
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -89,6 +90,7 @@ SOUNDFONT = typer.Option(None, "--soundfont", help="SoundFont (.sf2/.sf3) to ren
 HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in seconds.")
 SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
 FORCE = typer.Option(False, "--force", help="Recompute every stage, even those whose artifacts match (hand edits are kept).")
+STRICT = typer.Option(False, "--strict", help="Refuse a video that holds over a second less than its container declares (truncated), instead of warning.")
 PROGRESS = typer.Option(True, "--progress/--quiet", help="Show progress bars.")
 WAIT = typer.Option(False, "--wait", help="If another run is writing to the output folder, wait for it instead of failing.")
 MODEL = typer.Option(None, "--model", help="MusicGen for --synth musicgen: a folder, a hub id, or 'debug' (tiny, random; default: facebook/musicgen-small).")
@@ -110,13 +112,18 @@ def _default_out(video: Path) -> Path:
 
 
 def _summary(result: Any) -> None:
-    typer.echo(f"scored {result.media.path} ({result.media.duration:.1f} s) into {result.out_dir}")
+    seconds = result.media.duration
+    typer.echo(f"scored {result.media.path} ({seconds:.1f} s) into {result.out_dir}" if seconds >= 1 else
+               f"scored {result.media.path} ({seconds:.2f} s) into {result.out_dir}")
     for label, path in (("soundtrack", result.soundtrack), ("video", result.video), ("score", result.midi), ("figure", result.figure)):
         if path is not None:
             typer.echo(f"  {label:<10} {path}")
     if result.loudness is not None:
         ls = result.loudness
-        typer.echo(f"  loudness   {ls.integrated_lufs:.1f} LUFS, true peak {ls.true_peak_dbtp:.1f} dBTP")
+        if math.isfinite(ls.integrated_lufs):
+            typer.echo(f"  loudness   {ls.integrated_lufs:.1f} LUFS, true peak {ls.true_peak_dbtp:.1f} dBTP")
+        else:
+            typer.echo("  loudness   silent (no sound above -70 LUFS to measure)")
     if result.reused:
         typer.echo(f"  reused     {', '.join(result.reused)}")
 
@@ -128,7 +135,7 @@ def score(
     reasoner: str = REASONER, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
-    force: bool = FORCE, progress: bool = PROGRESS, wait: bool = WAIT,
+    force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS, wait: bool = WAIT,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -142,7 +149,7 @@ def score(
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm, endpoint=endpoint,
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
                            overlap_seconds=overlap_seconds)
@@ -157,7 +164,7 @@ def score(
 def analyze(
     video: Path = typer.Argument(..., help="The video to analyse."),
     out: Optional[Path] = OUT, sensor: str = SENSOR, reasoner: str = REASONER, hop: float = HOP,
-    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS, wait: bool = WAIT,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS, wait: bool = WAIT,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -167,7 +174,7 @@ def analyze(
     from .progress import default_reporter
 
     def action() -> None:
-        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm,
+        options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm,
                            endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
                            llm_endpoint=llm_endpoint, llm_model=llm_model)
         result = run(video, out or _default_out(video), options, until="narrative",
@@ -284,12 +291,14 @@ def demo(
     from .progress import default_reporter
 
     def action() -> None:
+        options = _options(style=style, seed=seed)
+        options.check_resources()  # a missing renderer fails before the demo video is made
         folder = ensure_writable_dir(out)
         video = folder / "demo.mp4"
         if not video.exists():
             typer.echo(f"making the demo video {video} ({seconds:.0f} s)")
             make_demo_video(video, seconds=seconds)
-        result = run(video, folder, _options(style=style, seed=seed), reporter=default_reporter(progress and sys.stderr.isatty()))
+        result = run(video, folder, options, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
 
     _guarded(action)
@@ -328,6 +337,7 @@ def evaluate(
         check_listener_name(listener)
         reporter = default_reporter(progress and sys.stderr.isatty())
         options = _options(synth=synth, soundfont=soundfont, loudness=loudness, true_peak=true_peak, force=force)
+        options.check_resources(analysis=False, synthesis=False)  # a given SoundFont, before any analysis
         if audio is not None and video is None:
             ev.check_baselines_option(audio_only=True, baselines=baselines)
             curve, heard_by, path = ev.analyse_music(audio, out or _default_out(audio), listener=listener)
@@ -378,7 +388,7 @@ def batch(
     style: str = STYLE, seed: int = SEED, synth: str = SYNTH, sensor: str = SENSOR, reasoner: str = REASONER,
     loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK, mix_original: Optional[float] = MIX,
     copy_video: bool = COPY, stems: bool = STEMS, soundfont: Optional[str] = SOUNDFONT, hop: float = HOP,
-    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, progress: bool = PROGRESS,
+    sample_hz: float = SAMPLE_HZ, force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS,
 ) -> None:
     """Score many videos; finished ones are skipped on a re-run; OUT/batch-summary.csv lists every video."""
     from rich.console import Console
@@ -388,7 +398,7 @@ def batch(
     def action() -> tuple[Any, bool]:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force)
+                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict)
 
         def on_row(row: Any) -> None:
             if progress:
@@ -401,7 +411,8 @@ def batch(
             return exc.result, True
 
     result, interrupted = _guarded(action)
-    Console(soft_wrap=True).print(summary_table(result.rows, title=f"batch {out}"))
+    console = Console(soft_wrap=True)
+    console.print(summary_table(result.rows, title=f"batch {out}", width=console.width))
     typer.echo(f"  summary    {result.summary}")
     if interrupted:
         _fail(f"interrupted; {len(result.unfinished)} video(s) not finished; a re-run resumes", 130)

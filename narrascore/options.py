@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import OptionError
 
@@ -51,8 +52,10 @@ class ScoreOptions:
     llm: str | None = None
     llm_endpoint: str | None = None
     llm_model: str | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
+        self._check_names()
         self._check_neural()
         if self.style not in STYLES:
             raise OptionError(f"unknown style {self.style!r}; available: {', '.join(STYLES)}")
@@ -75,6 +78,52 @@ class ScoreOptions:
                               f"window_seconds), got {self.overlap_seconds}")
         if not 0 <= self.seed < 2**32:
             raise OptionError(f"seed must lie within 0..2**32-1, got {self.seed}")
+
+    def _check_names(self) -> None:
+        """Backend names against their registries (an unknown name lists the valid ones)."""
+        from .narrative import REASONERS
+        from .sense import SENSORS
+        from .synth import SYNTHESIZERS
+
+        for sensor in self.sensor.split("+"):
+            SENSORS.check(sensor)
+        REASONERS.check(self.reasoner)
+        SYNTHESIZERS.check(self.synth)
+
+    def check_resources(self, *, analysis: bool = True, synthesis: bool = True) -> None:
+        """Check, before any work starts, the files and extras the chosen backends will load.
+
+        ``analysis``: the sensors' and reasoner's model folders; ``synthesis``: the synthesizer's
+        SoundFont or model, adapter and extra. Raises the one-line error the stage itself would
+        raise later, after the scan. Hub ids and ``debug`` are not checked (they load on use).
+        """
+        if self.soundfont is not None:
+            from .synth.procedural.soundfont import check_soundfont
+
+            check_soundfont(self.soundfont)
+        if synthesis and self.synth == "procedural":
+            from .synth.procedural.soundfont import find_soundfont
+
+            find_soundfont(self.soundfont)
+        elif synthesis and self.synth == "musicgen":
+            from .synth.musicgen import DEFAULT_MODEL
+            from .synth.musicgen.adapter import CONFIG, WEIGHTS
+            from .synth.musicgen.backbone import require_neural, resolve
+
+            require_neural()
+            if self.model != "debug":  # built on first use
+                resolve(self.model or DEFAULT_MODEL)
+            if self.adapter is not None:
+                _check_folder(self.adapter, "adapter", (CONFIG, WEIGHTS))
+        if analysis:
+            from .sense import head
+
+            if "vlm" in self.sensor.split("+") and self.vlm is not None and _is_local(self.vlm):
+                _check_folder(self.vlm, "vlm", ("config.json",))
+            if self.vlm_head is not None:
+                _check_folder(self.vlm_head, "vlm_head", (head.CONFIG, head.WEIGHTS))
+            if self.reasoner == "llm" and self.llm is not None and _is_local(self.llm):
+                _check_folder(self.llm, "llm", ("config.json",))
 
     def _check_neural(self) -> None:
         if not 0.05 <= self.vlm_hz <= 4:
@@ -115,3 +164,17 @@ class ScoreOptions:
 
     def replace(self, **changes: object) -> "ScoreOptions":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _is_local(model: str) -> bool:
+    """A model option names a local folder (not ``debug`` or a hub id such as ``org/name``)."""
+    return model != "debug" and (Path(model).expanduser().exists() or model.startswith((".", "/", "~")) or model.count("/") > 1)
+
+
+def _check_folder(folder: str, option: str, files: tuple[str, ...]) -> None:
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise OptionError(f"{path}: {option} folder not found" if not path.exists() else f"{path}: {option} is not a folder")
+    missing = [name for name in files if not (path / name).is_file()]
+    if missing:
+        raise OptionError(f"{path}: not a usable {option} folder: {', '.join(missing)} missing")

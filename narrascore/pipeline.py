@@ -23,7 +23,7 @@ from .artifacts import (AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Sho
 from .errors import ArtifactError, MediaError
 from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
 from .identity import cached_sha256, file_identity, library_versions, remember_sha256
-from .lock import hold, remove_litter
+from .lock import LOCK_NAME, hold, remove_litter
 from .media.features import AudioStats, VideoStats
 from .options import ScoreOptions
 from .parallel import Background
@@ -128,8 +128,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def media(self, video: Path, *, analysed: MediaInfo | None = None) -> MediaInfo:
-        """Probe ``video`` (or reuse media.json); with ``analysed``, refuse one of another length before saving."""
-        from .media import probe
+        """Probe ``video`` (or reuse media.json); with ``analysed``, refuse one of another length before saving.
+        A file that holds less than its container declares warns on every run (``--strict``: refuses)."""
+        from .media import check_complete, probe
 
         if not video.exists():
             raise MediaError(f"{video}: file not found")
@@ -137,9 +138,11 @@ class Pipeline:
         key = stage_key("media", path=str(video.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         cached = self._cached(MediaInfo, key)
         if cached is not None and Path(cached.absolute_path or cached.path).resolve() == video.resolve():
+            check_complete(cached, strict=self.options.strict)  # on every run: a reused media.json warns again
             return cached
         with self.reporter.stage("probe"):
             info = probe(video)
+        check_complete(info, strict=self.options.strict)
         if analysed is not None:
             tolerance = max(0.1, 2.0 / info.fps if info.fps > 0 else 0.1)
             if abs(info.duration - analysed.duration) > tolerance:
@@ -497,6 +500,31 @@ def run(
     ``sense_hook`` stands in for ``sense.sense`` in the affect stage (see ``SenseHook``).
     One run at a time writes to a folder: another one fails at once, or waits with ``wait``.
     """
+    options.check_resources(analysis=not from_artifacts, synthesis=until != "narrative")
+    created = [d for d in (*reversed(Path(out_dir).parents), Path(out_dir), Path(out_dir) / WORK_DIR) if not d.exists()]
+    try:
+        return _run_locked(video, out_dir, options, until=until, reporter=reporter, from_artifacts=from_artifacts,
+                           sense_hook=sense_hook, wait=wait)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created if they hold nothing but the run's own lock and hash cache
+    (a failed input leaves no litter)."""
+    for folder in reversed(folders):
+        if folder.name == WORK_DIR:
+            for name in (LOCK_NAME, HASHES):
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _run_locked(video: str | os.PathLike[str] | None, out_dir: str | os.PathLike[str], options: ScoreOptions, *,
+                until: str, reporter: Reporter | None, from_artifacts: bool, sense_hook: SenseHook | None,
+                wait: bool) -> Result:
     pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
     on_wait = lambda pid: pipe.reporter.note(f"waiting for narrascore run {pid} to finish with {pipe.out}")  # noqa: E731
     with hold(pipe.work, wait=wait, on_wait=on_wait):

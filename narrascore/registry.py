@@ -27,11 +27,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def check(self, name: str) -> None:
+        """Raise ``OptionError`` listing the valid names unless ``name`` is registered."""
+        if name not in self._factories:
+            raise OptionError(f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}")
+
     def create(self, name: str, **kwargs: object) -> T:
-        try:
-            factory = self._factories[name]
-        except KeyError:
-            raise OptionError(
-                f"unknown {self.kind} {name!r}; available: {', '.join(self.names())}"
-            ) from None
-        return factory(**kwargs)
+        self.check(name)
+        return self._factories[name](**kwargs)

@@ -292,3 +292,47 @@ def test_a_dying_worker_takes_only_its_video(tmp_path, monkeypatch):
     batch_local.run_local(jobs, tmp_path, workers=2, on_row=lambda i, row: rows.__setitem__(i, row))
     assert {r.name: r.status for r in rows.values()} == {"a": "done", "boom": "failed", "b": "done", "c": "done", "d": "done"}
     assert "exit code 3" in rows[1].error
+
+
+# --------------------------------------------------------------------------- short videos, the table
+def test_a_video_too_short_to_evaluate_is_done_not_failed_nor_retried(tmp_path, video_factory, monkeypatch):
+    half = video_factory("half-second.mp4", (Segment(0.25, (200, 60, 50)), Segment(0.25, (50, 60, 200))))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "half.mp4").write_bytes(half.path.read_bytes())
+    result = run_batch(folder, tmp_path / "out", workers=1)
+    (row,) = result.rows
+    assert (row.status, row.note, row.error) == ("done", "too short to evaluate", "")
+    assert row.video_s == pytest.approx(0.48) and row.arousal_r is None
+    assert (tmp_path / "out" / "half" / "soundtrack.wav").is_file() and not result.failed
+    (line,) = read_summary(result.summary)
+    assert (line["status"], line["note"], line["error"]) == ("done", "too short to evaluate", "")
+
+    started = []
+    monkeypatch.setattr(batch_local, "run_local", lambda jobs, *a, **k: started.extend(jobs))
+    again = run_batch(folder, tmp_path / "out", workers=1)
+    assert started == [] and [(r.status, r.note) for r in again.rows] == [("skipped", "too short to evaluate")]
+
+
+def test_the_table_is_readable_at_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from narrascore.batch import ItemResult, summary_table
+
+    rows = [ItemResult(name="holidays/2024/day-one-at-the-beach", video="x", status="done", video_s=1234.4, wall_s=40.2,
+                       rtf=3.1, arousal_r=-0.52, cut_sync=0.8),
+            ItemResult(name="clips/short", video="x", status="failed", wall_s=0.2,
+                       error="/data/clips/short.mp4: not a readable media file or truncated (Invalid data found)"),
+            ItemResult(name="b", video="x", status="skipped", video_s=0.5, note="too short to evaluate")]
+    for width in (80, 120):
+        buffer = io.StringIO()
+        Console(file=buffer, width=width, soft_wrap=True).print(summary_table(rows, width=width))
+        lines = buffer.getvalue().splitlines()
+        assert max(len(line) for line in lines) <= width
+        text = buffer.getvalue()
+        for needle in ("holidays/2024/", "clips/short", "done", "failed", "skipped", "1234.4 s", "-0.52", "0.80",
+                       "/data/clips/", "too short"):
+            assert needle in text, (width, needle, text)
+        assert ("40.2 s" in text) == (width >= 110)  # wall time only where there is room (it is in the CSV)

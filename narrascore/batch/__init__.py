@@ -89,8 +89,10 @@ def run_batch(
         raise OptionError(f"range_seconds must be positive, got {range_seconds}")
     if not cpus_per_video > 0:
         raise OptionError(f"cpus_per_video must be positive, got {cpus_per_video}")
+    items = collect_inputs(inputs, options=options, exclude=out_dir)
+    for checked in {item.options for item in items}:  # a bad SoundFont or model fails the batch before any video
+        checked.check_resources()
     out = ensure_writable_dir(out_dir)
-    items = collect_inputs(inputs, options=options, exclude=out)
     rows: dict[int, ItemResult] = {}
 
     def record(index: int, row: ItemResult) -> None:

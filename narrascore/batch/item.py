@@ -23,6 +23,10 @@ from .inputs import BatchItem
 MARKER = "batch-done.json"
 MARKER_SCHEMA = "narrascore.batch-done"
 STATUSES = ("done", "skipped", "failed")
+# The evaluation compares the measured curve (2 Hz, centred windows) with the narrative one (0.5 s hop)
+# over the span both cover: a video under a second leaves none. Such a video is scored, not evaluated.
+EVALUATE_MIN_SECONDS = 1.0
+TOO_SHORT = "too short to evaluate"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class ItemResult:
     soundtrack's measured arousal and the narrative curve (``narrascore.evaluate``, None when flat);
     cut_sync: share of cuts that land on a musical event (``CutSync.hit_rate``). listener: who
     heard the soundtrack's emotion (``narrascore.evaluate.listeners``: the best installed).
+    note: why a done video has no numbers (``TOO_SHORT``: shorter than ``EVALUATE_MIN_SECONDS``).
     """
 
     name: str
@@ -46,6 +51,7 @@ class ItemResult:
     arousal_r: float | None = None
     cut_sync: float | None = None
     listener: str = ""
+    note: str = ""
     error: str = ""
     outputs: tuple[str, ...] = field(default=(), compare=False)
 
@@ -98,6 +104,7 @@ def finished(item: BatchItem, out_root: Path) -> ItemResult | None:
     row = marker.get("row", {})
     return ItemResult(name=item.name, video=str(item.video), status="skipped", video_s=row.get("video_s"),
                       arousal_r=row.get("arousal_r"), cut_sync=row.get("cut_sync"), listener=row.get("listener", ""),
+                      note=str(row.get("note", "")),
                       outputs=outputs)
 
 
@@ -116,24 +123,28 @@ def score_one(item: BatchItem, out_root: Path, *, sense_hook: SenseHook | None =
     try:
         stamp = _stamp(item.video)
         result = run(item.video, out, item.options, sense_hook=sense_hook)
-        evaluation = evaluate_folder(out, options=item.options, baselines=False)
+        evaluation = None
+        if result.media.duration >= EVALUATE_MIN_SECONDS:
+            evaluation = evaluate_folder(out, options=item.options, baselines=False)
     except Exception as exc:  # one failed video must not stop the batch
         message = str(exc) if isinstance(exc, NarrascoreError) else f"{type(exc).__name__}: {exc}"
         return ItemResult(name=item.name, video=str(item.video), status="failed", wall_s=time.perf_counter() - start,
                           error=" ".join(message.split()) or type(exc).__name__)
     wall = time.perf_counter() - start
-    report = evaluation.report
-    arousal = report.alignment.arousal.pearson_r if report.alignment is not None else None
-    sync = report.cut_sync.hit_rate if report.cut_sync is not None and report.cut_sync.n_cuts else None
-    paths = [result.soundtrack, result.video, result.midi, result.figure, evaluation.report_path, *result.stems]
+    report = evaluation.report if evaluation is not None else None
+    arousal = report.alignment.arousal.pearson_r if report is not None and report.alignment is not None else None
+    sync = report.cut_sync.hit_rate if report is not None and report.cut_sync is not None and report.cut_sync.n_cuts else None
+    note = "" if evaluation is not None else TOO_SHORT
+    paths = [result.soundtrack, result.video, result.midi, result.figure,
+             evaluation.report_path if evaluation is not None else None, *result.stems]
     outputs = tuple(str(Path(p).relative_to(out)) for p in paths if p is not None)
     row = ItemResult(name=item.name, video=str(item.video), status="done", video_s=result.media.duration, wall_s=wall,
                      rtf=result.media.duration / wall if wall > 0 else None, arousal_r=arousal, cut_sync=sync,
-                     listener=report.emotion.listener, outputs=outputs)
+                     listener=report.emotion.listener if report is not None else "", note=note, outputs=outputs)
     write_json_atomic(marker_path(out_root, item), {
         "schema": MARKER_SCHEMA, "version": __version__,
         "input": {**stamp, "content_hash": result.media.content_hash},
         "options": options_hash(item.options), "uses": _uses(item, out_root), "outputs": list(outputs),
-        "row": {"video_s": row.video_s, "arousal_r": arousal, "cut_sync": sync, "listener": row.listener},
+        "row": {"video_s": row.video_s, "arousal_r": arousal, "cut_sync": sync, "listener": row.listener, "note": note},
     })
     return row

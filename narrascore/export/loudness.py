@@ -48,7 +48,7 @@ TRUE_PEAK_DELAY = TRUE_PEAK_TAPS // 2
 class LoudnessStats:
     """Loudness of one audio file or stream.
 
-    integrated_lufs: gated integrated loudness (LUFS; -inf for silence). loudness_range_lu: EBU LRA (LU).
+    integrated_lufs: gated integrated loudness (LUFS; -inf for silence; a clip under 400 ms is one block). loudness_range_lu: EBU LRA (LU).
     true_peak_dbtp: 4x-oversampled peak (dBTP). sample_peak_dbfs: largest |sample| (dBFS).
     clipped_samples: samples (per channel, counted separately) at or beyond 24-bit full scale.
     silent_seconds: total length of 400 ms blocks (100 ms steps) quieter than -60 LUFS, in seconds.
@@ -154,6 +154,15 @@ class LoudnessMeter:
             self._slices.append(power[: whole * self._step].reshape(whole, self._step).sum(axis=1))
         self._pending = power[whole * self._step:]
 
+    def _whole_clip(self, slices: np.ndarray) -> np.ndarray:
+        """A clip shorter than one 400 ms block (BS.1770 defines no loudness for it) is its own block,
+        so that a one-frame video still gets a number and its music a gain."""
+        if self.n_samples == 0:
+            return np.zeros(0)
+        mean_square = (float(slices.sum()) + float(self._pending.sum())) / self.n_samples
+        with np.errstate(divide="ignore"):
+            return np.array([-0.691 + 10.0 * np.log10(max(mean_square, 0.0))])
+
     def _window_loudness(self, slices: np.ndarray, n: int) -> np.ndarray:
         """Loudness (LUFS) of every window of ``n`` consecutive 100 ms slices (steps of 100 ms)."""
         if slices.shape[0] < n:
@@ -166,11 +175,12 @@ class LoudnessMeter:
     def stats(self) -> LoudnessStats:
         slices = np.concatenate(self._slices) if self._slices else np.zeros(0)
         blocks = self._window_loudness(slices, 4)  # 400 ms, 75 % overlap
+        gating = blocks if blocks.size else self._whole_clip(slices)
         with np.errstate(divide="ignore"):
             tp = 20.0 * math.log10(self._true_peak) if self._true_peak > 0 else -math.inf
             sp = 20.0 * math.log10(self._sample_peak) if self._sample_peak > 0 else -math.inf
         return LoudnessStats(
-            integrated_lufs=_gated_mean(blocks, RELATIVE_GATE_LU),
+            integrated_lufs=_gated_mean(gating, RELATIVE_GATE_LU),
             loudness_range_lu=_loudness_range(self._window_loudness(slices, 30)),
             true_peak_dbtp=max(tp, sp) if self._tp is not None else sp,
             sample_peak_dbfs=sp,

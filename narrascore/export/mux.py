@@ -1,8 +1,9 @@
 """Put the soundtrack into the video: ``scored.mp4`` (plays everywhere) or ``scored.mkv`` (any codec kept).
 
-The video stream is copied packet for packet (timestamps untouched) when it is H.264, HEVC or AV1, which
-every browser and editor reads in MP4. Anything else is re-encoded to H.264 (libx264, yuv420p, CRF 20,
-preset veryfast) with each frame keeping its own timestamp, so variable frame rates survive. VP9 is legal
+The video stream is copied packet for packet (timestamps untouched) when it is H.264, HEVC or AV1 in a form
+every browser and editor reads from MP4 (4:2:0, 8-bit for H.264, even size; see ``reencode_reason``).
+Anything else is re-encoded to H.264 (libx264, yuv420p, CRF 20, preset veryfast), with a one-line note
+saying why, each frame keeping its own timestamp, so variable frame rates survive. VP9 is legal
 in MP4 and browsers play it, but many editors (and older Apple software) do not, so it is re-encoded too;
 ``copy_video=True`` keeps any codec untouched in Matroska instead.
 
@@ -32,6 +33,8 @@ from .loudness import iter_wav, measure_chunks, measure_file
 log = logging.getLogger(__name__)
 
 COPYABLE_CODECS = ("h264", "hevc", "av1")  # played by browsers and editors from MP4
+PLAYABLE_PIX_FMTS = {"h264": ("yuv420p", "yuvj420p"), "hevc": ("yuv420p", "yuvj420p", "yuv420p10le"),
+                     "av1": ("yuv420p", "yuv420p10le")}  # what browsers decode of each
 MP4_TAGS = {"h264": "avc1", "hevc": "hvc1", "av1": "av01"}  # hvc1: what Apple players require
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = 192_000
@@ -42,9 +45,24 @@ def output_name(copy_video: bool) -> str:
     return "scored.mkv" if copy_video else "scored.mp4"
 
 
-def will_copy(codec: str, copy_video: bool) -> bool:
+def will_copy(codec: str, copy_video: bool, *, pix_fmt: str | None = None, width: int = 0, height: int = 0) -> bool:
     """Whether the video stream is remuxed as is (True) or re-encoded to H.264 (False)."""
-    return copy_video or codec in COPYABLE_CODECS
+    return copy_video or reencode_reason(codec, pix_fmt, width, height) is None
+
+
+def reencode_reason(codec: str, pix_fmt: str | None, width: int, height: int) -> str | None:
+    """Why a video stream is re-encoded for ``scored.mp4`` instead of copied (None: it is copied).
+
+    Browsers play H.264 only as 8-bit 4:2:0 (High 4:4:4 and High 10 do not play), HEVC and AV1 as
+    4:2:0 in 8 or 10 bits; an odd picture size does not fit 4:2:0's half-size colour planes.
+    """
+    if codec not in COPYABLE_CODECS:
+        return f"{codec or 'its codec'} does not play in browsers from MP4"
+    if pix_fmt and pix_fmt not in PLAYABLE_PIX_FMTS[codec]:
+        return f"{codec} in {pix_fmt} does not play in browsers (they need {PLAYABLE_PIX_FMTS[codec][0]})"
+    if width % 2 or height % 2:
+        return f"its size {width}x{height} is odd (4:2:0 needs even sizes)"
+    return None
 
 
 def mux_video(
@@ -76,7 +94,7 @@ def mux_video(
     elif mix_original_db is not None:
         music = _with_original(video, info, soundtrack, music, mix_original_db, speech, true_peak_dbtp)
     try:
-        source = av.open(str(video), "r")
+        source = av.open(str(video), "r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"{video}: cannot open the video ({_reason(exc)})") from None
     try:
@@ -143,8 +161,12 @@ def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Ite
     vin = next((s for s in source.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
     if vin is None:
         raise MediaError(f"{video}: has no video stream")
-    codec = vin.codec_context.name if vin.codec_context is not None else ""
-    copy = will_copy(codec, copy_video)
+    cc = vin.codec_context
+    codec = cc.name if cc is not None else ""
+    pix_fmt = cc.format.name if cc is not None and cc.format is not None else None
+    width, height = (cc.width, cc.height) if cc is not None else (0, 0)
+    reason = None if copy_video else reencode_reason(codec, pix_fmt, width, height)
+    copy = reason is None
     origin = float(vin.start_time * vin.time_base) if vin.start_time is not None else 0.0
     fmt = "matroska" if copy_video else "mp4"
     options = {} if copy_video else {"movflags": "+faststart"}
@@ -156,6 +178,9 @@ def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Ite
             video_packets = _copied_packets(source, vin, vout)
         else:
             vout = _h264_stream(sink, vin)
+            size = (vout.codec_context.width, vout.codec_context.height)
+            resized = f"; its size {width}x{height} becomes {size[0]}x{size[1]}" if size != (width, height) else ""
+            log.warning("%s: re-encoding the video to H.264 (yuv420p, 8-bit): %s%s", video, reason, resized)
             video_packets = _encoded_packets(source, vin, vout, video)
         aout = sink.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         aout.bit_rate = AUDIO_BITRATE

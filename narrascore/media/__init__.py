@@ -10,7 +10,7 @@ One-call use::
 from .audio import audio_stats, iter_audio
 from .cuts import CutDetector, CutOptions
 from .features import AudioStats, SubtitleLine, VideoStats
-from .probe import find_sidecar_subtitles, probe
+from .probe import check_complete, find_sidecar_subtitles, probe
 from .scan import iter_frames, scan_video
 from .subtitles import parse_subtitles, read_embedded_subtitles, read_subtitle_file, read_subtitles
 from .synthetic import Segment, demo_segments, make_demo_video, make_video, write_srt
@@ -23,6 +23,7 @@ __all__ = [
     "SubtitleLine",
     "VideoStats",
     "audio_stats",
+    "check_complete",
     "demo_segments",
     "find_sidecar_subtitles",
     "iter_audio",

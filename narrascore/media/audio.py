@@ -7,6 +7,7 @@ is padded with silence.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,8 @@ from ..artifacts import MediaInfo
 from ..errors import MediaError
 from .features import AudioStats
 from .probe import _reason, audio_stream, open_media, video_stream
+
+log = logging.getLogger(__name__)
 
 ANALYSIS_RATE = 16000
 FRAME = 512  # STFT window at 16 kHz (32 ms)
@@ -60,7 +63,11 @@ def _decode(path: str | os.PathLike[str], sample_rate: int, layout: str) -> Iter
             for out in resampler.resample(None):
                 yield out.to_ndarray().reshape(-1, channels)
         except av.error.FFmpegError as exc:
-            raise MediaError(f"{path}: cannot decode the audio ({_reason(exc)})") from None
+            if position is None:
+                raise MediaError(f"{path}: cannot decode the audio ({_reason(exc)})") from None
+            # a truncated file (probe warns about it): keep what decoded, the rest is silence
+            log.warning("%s: audio decoding stopped at %.1f s (%s); the rest is silent", path,
+                        position / sample_rate, _reason(exc))
 
 
 def iter_audio(

@@ -8,6 +8,7 @@ first video frame (the video's *origin*, usually 0).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,8 @@ from ..errors import MediaError
 from ..fileio import file_sha256
 
 SIDECAR_SUFFIXES = (".srt", ".vtt")
+TRUNCATION_TOLERANCE = 1.0  # s: a file that holds this much less than it declares is reported
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def open_media(path: str | os.PathLike[str]) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: file is empty (0 bytes)")
     try:
-        return av.open(str(path), "r")
+        return av.open(str(path), "r", metadata_errors="replace")  # a stray byte in a title is no reason to refuse
     except av.error.InvalidDataError as exc:
         raise MediaError(f"{path}: not a readable media file or truncated ({_reason(exc)})") from None
     except (av.error.FFmpegError, OSError) as exc:
@@ -108,6 +111,53 @@ def _timing(container: av.container.InputContainer, stream: av.VideoStream, path
     return VideoTiming(origin=float(ticks[0] * tb), pts=seconds, duration=float(duration), frame_step=float(step))
 
 
+def _truncated_seconds(container: av.container.InputContainer, stream: av.VideoStream, timing: VideoTiming) -> float:
+    """How much longer the container says the video is than its packets (0 when it says nothing).
+
+    The video stream's own duration where the container records one (MP4, MOV); else, for Matroska
+    and WebM, the container's duration against the end of the video or, when that falls short, of the
+    audio (which may run longer). Other containers' durations are estimates (from the bit rate) and
+    are not trusted for this.
+    """
+    if stream.duration and stream.time_base:
+        declared = float(stream.duration * stream.time_base)
+        return max(0.0, round(declared - timing.duration, 6))
+    if not container.duration or "matroska" not in (container.format.name or ""):
+        return 0.0
+    declared_end = ((container.start_time or 0) + container.duration) / av.time_base
+    end = timing.origin + timing.duration
+    if declared_end - end > TRUNCATION_TOLERANCE:
+        end = max(end, _audio_end(container))
+    return max(0.0, round(declared_end - end, 6))
+
+
+def _audio_end(container: av.container.InputContainer) -> float:
+    """End of the last audio packet (the file's time, s); 0 without audio or when it cannot be read."""
+    audio, end = audio_stream(container), 0.0
+    if audio is None or not audio.time_base:
+        return end
+    tb = float(audio.time_base)
+    try:
+        container.seek(0)
+        for packet in container.demux(audio):
+            if packet.size and packet.pts is not None:
+                end = max(end, (packet.pts + (packet.duration or 0)) * tb)
+    except av.error.FFmpegError:
+        pass  # what was read so far is what the file holds
+    return end
+
+
+def check_complete(info: MediaInfo, *, strict: bool = False) -> None:
+    """Warn (one line) when a file holds over ``TRUNCATION_TOLERANCE`` s less than it declares; ``strict``: raise."""
+    if info.truncated_seconds <= TRUNCATION_TOLERANCE:
+        return
+    message = (f"{info.path}: only {info.duration:.1f} s of the {info.duration + info.truncated_seconds:.1f} s "
+               "it declares can be read (a truncated file?)")
+    if strict:
+        raise MediaError(f"{message}; without --strict the readable part is scored")
+    log.warning("warning: %s; scoring those %.1f s (--strict makes this an error)", message, info.duration)
+
+
 def _is_vfr(pts: np.ndarray, tick: float) -> bool:
     """True when frame steps vary by more than the clock's rounding (1 ms for Matroska)."""
     steps = np.diff(pts)
@@ -164,6 +214,7 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         width, height = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
         timing = _timing(container, stream, path)
+        truncated = _truncated_seconds(container, stream, timing)
         _check_decodable(container, stream, path)
         if not width or not height:
             raise MediaError(f"{path}: video stream has no picture size")
@@ -197,4 +248,5 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         subtitle_streams=subtitles,
         sidecar_subtitles=str(sidecar) if sidecar else None,
         absolute_path=str(path.resolve()),
+        truncated_seconds=truncated,
     )

@@ -175,6 +175,7 @@ def make_video(
     bframes: int | None = None,
     vfr: bool = False,
     codec_options: dict[str, str] | None = None,
+    pix_fmt: str | None = None,
     seed: int = 0,
 ) -> list[float]:
     """Write a video made of ``segments`` and return its true cut times in seconds.
@@ -184,7 +185,8 @@ def make_video(
     (.mp4 .mkv .webm .avi .mov); ``codec`` defaults to libx264 (VP9 for .webm). ``vfr`` jitters the
     frame timestamps (variable frame rate). The soundtrack lasts exactly as long as the video:
     ``round(duration * sample_rate)`` samples where duration is the end of the last frame.
-    ``codec_options`` go to the encoder (e.g. ``{"x264-params": "scenecut=0"}``).
+    ``codec_options`` go to the encoder (e.g. ``{"x264-params": "scenecut=0"}``); ``pix_fmt`` overrides the
+    codec's 8-bit 4:2:0 default (e.g. ``yuv444p`` or ``yuv420p10le``, which browsers cannot play).
     """
     if not segments:
         raise ValueError("make_video needs at least one segment")
@@ -215,7 +217,7 @@ def make_video(
     with av.open(str(path), "w") as container:
         vstream = container.add_stream(codec, rate=rate)
         vstream.width, vstream.height = width, height
-        vstream.pix_fmt = _pick_pix_fmt(codec)
+        vstream.pix_fmt = pix_fmt or _pick_pix_fmt(codec)
         if vfr:
             vstream.codec_context.time_base = vfr_base
             vstream.time_base = vfr_base

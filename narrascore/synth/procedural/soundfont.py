@@ -28,8 +28,8 @@ def require_tinysoundfont():
         import tinysoundfont
     except ImportError:
         raise DependencyError(
-            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont` "
-            "(--no-deps skips pyaudio, which only live playback uses)"
+            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont==0.3.7` "
+            "(--no-deps skips pyaudio, which only live playback uses; scripts/install.sh does this)"
         ) from None
     return tinysoundfont
 
@@ -44,6 +44,21 @@ def bundled_soundfont() -> Path | None:
     return path if path.is_file() else None
 
 
+def check_soundfont(user_path: str | os.PathLike[str]) -> Path:
+    """``user_path`` if it is a readable sf2/sf3 file (RIFF ``sfbk`` header), else ``MediaError`` naming it."""
+    path = Path(user_path).expanduser()
+    if not path.is_file():
+        raise MediaError(f"{path}: SoundFont not found" if not path.exists() else f"{path}: SoundFont is not a file")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        raise MediaError(f"{path}: SoundFont is not readable ({exc.strerror or exc})") from None
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise MediaError(f"{path}: not a SoundFont (sf2/sf3) file")
+    return path
+
+
 def find_soundfont(user_path: str | os.PathLike[str] | None = None, *, candidates: tuple[str, ...] = SYSTEM_SOUNDFONTS) -> Path:
     """The SoundFont to render with.
 
@@ -53,16 +68,7 @@ def find_soundfont(user_path: str | os.PathLike[str] | None = None, *, candidate
     """
     require_tinysoundfont()
     if user_path is not None:
-        path = Path(user_path).expanduser()
-        if not path.is_file():
-            raise MediaError(f"{path}: SoundFont not found")
-        if not os.access(path, os.R_OK):
-            raise MediaError(f"{path}: SoundFont is not readable")
-        with open(path, "rb") as handle:
-            head = handle.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-            raise MediaError(f"{path}: not a SoundFont (sf2/sf3) file")
-        return path
+        return check_soundfont(user_path)
     for candidate in candidates:
         path = Path(candidate)
         if path.is_file() and os.access(path, os.R_OK):
