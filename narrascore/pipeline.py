@@ -53,6 +53,7 @@ class Result:
     stems: tuple[Path, ...] = ()
     loudness: Any = None
     reused: tuple[str, ...] = ()
+    timeline: Path | None = None
 
 
 def stage_key(stage: str, **inputs: Any) -> str:
@@ -443,6 +444,7 @@ def run(
     pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)
+        _check_timeline(options, info, until)
         plan = refresh_curve(plan, shots, affect)
         video_path = Path(info.path)
         if not video_path.exists():
@@ -452,6 +454,7 @@ def run(
             raise MediaError("no video given")
         video_path = Path(video)
         info = pipe.media(video_path)
+        _check_timeline(options, info, until)
         shots, affect = pipe.affect(video_path, info)
         plan = pipe.narrative(info, shots, affect)
     result = Result(out_dir=pipe.out, media=info, shots=shots, affect=affect, plan=plan)
@@ -460,10 +463,26 @@ def run(
     concept = pipe.concept(plan)
     record = pipe.render(info, shots, plan, concept)
     produced = pipe.export(video_path, info, shots, plan, record)
+    timeline = None
+    if options.timeline is not None:
+        from .export.timeline import export_timeline
+
+        with pipe.reporter.stage("timeline"):
+            timeline = export_timeline(pipe.out, options.timeline, stems=options.stems)
     return dataclasses.replace(
         result, concept=concept, soundtrack=produced["soundtrack"], video=produced["video"], midi=produced.get("midi"),
         figure=produced["figure"], stems=produced["stems"], loudness=produced.get("loudness"), reused=tuple(pipe.reused),
+        timeline=timeline,
     )
+
+
+def _check_timeline(options: ScoreOptions, info: MediaInfo, until: str) -> None:
+    """Refuse a timeline format the video's rate cannot carry before the long stages start."""
+    if options.timeline is not None and until != "narrative":
+        from .export.timeline import check_format, require_otio
+
+        require_otio()
+        check_format(options.timeline, info.fps)
 
 
 def _load_analysis(out: Path) -> tuple[MediaInfo, Shots, AffectCurve, NarrativePlan]:

@@ -24,7 +24,7 @@ python -m pip install -q --upgrade pip
 # tinysoundfont declares pyaudio (live playback only, needs portaudio headers); the renderer needs none of it.
 python -m pip install -q --no-deps "tinysoundfont==0.3.7"
 if [ "$dev" = 1 ]; then
-  python -m pip install -q -e ".[neural,ui,batch,dev]"
+  python -m pip install -q -e ".[neural,ui,batch,timeline,dev]"
 else
   python -m pip install -q .
 fi
