@@ -99,6 +99,41 @@ def test_a_restarted_workspace_finds_its_projects(tmp_path):
     assert (again.name, again.video, again.overrides) == (project.name, project.video, {"key": "D"})
 
 
+def _job_with_stages(text: str, *, reporter) -> None:  # runs in the worker process
+    with reporter.stage("first", total=2.0) as advance:
+        advance(2.0)
+    reporter.note(f"note {os.getpid()}")
+    with reporter.stage("second"):
+        raise OptionError(f"bad value {text!r}")
+
+
+def _job_that_dies(*, reporter) -> None:
+    os._exit(3)
+
+
+def test_jobs_run_in_a_worker_process_that_reports_back_and_is_restarted():
+    from narrascore.ui.jobs import JobReporter
+    from narrascore.ui.worker import JobFailed, JobProcess
+
+    process = JobProcess(preload=False)
+    try:
+        reporter = JobReporter()
+        with pytest.raises(JobFailed, match="^bad value 'x'$"):
+            process.run(_job_with_stages, ("x",), reporter)
+        stages, notes = reporter.snapshot()
+        assert [(s["name"], s["state"], s["fraction"]) for s in stages] == [("first", "done", 1.0), ("second", "failed", None)]
+        assert notes == [f"note {process.process.pid}"] and process.process.pid != os.getpid()
+        first = process.process.pid
+        with pytest.raises(JobFailed, match="the job worker stopped .exit code 3.; it was restarted"):
+            process.run(_job_that_dies, (), JobReporter())
+        assert process.process.pid != first and process.process.is_alive()
+        with pytest.raises(JobFailed, match="bad value 'y'"):  # the new worker takes jobs
+            process.run(_job_with_stages, ("y",), JobReporter())
+    finally:
+        process.close()
+    assert not process.process.is_alive()
+
+
 # --------------------------------------------------------------------------- the running app
 @dataclass(frozen=True)
 class Server:
@@ -213,6 +248,13 @@ def test_two_sessions_write_to_their_own_folders(server, short_video):
             _call(server, "POST", f"/api/projects/{second['project']}/score", {"style": "rock", "seed": 2})[1]["job"]]
     status, busy = _call(server, "POST", f"/api/projects/{first['project']}/score", {})
     assert status == 400 and "still being scored" in busy["error"]
+    latencies = []  # the jobs run in the worker process: the server answers at once meanwhile
+    while _call(server, "GET", f"/api/jobs/{jobs[1]}")[1]["state"] in ("queued", "running") and len(latencies) < 40:
+        t0 = time.perf_counter()
+        assert _call(server, "GET", "/api/config")[0] == 200
+        latencies.append(time.perf_counter() - t0)
+        time.sleep(0.05)
+    assert len(latencies) >= 5 and sorted(latencies)[len(latencies) // 2] < 0.1 and max(latencies) < 1.0, latencies
     for job in jobs:
         state = _wait(server, job)
         assert state["state"] == "done", state["error"]

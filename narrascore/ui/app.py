@@ -53,7 +53,8 @@ CHUNK = 1 << 20
 
 
 def create_app(workdir: str | Path, *, folder: str | Path | None = None, workers: int = 1) -> Starlette:
-    """The app; projects go to ``workdir/projects/<id>``, ``folder`` offers its videos to pick from."""
+    """The app; projects go to ``workdir/projects/<id>``, ``folder`` offers its videos to pick from.
+    Jobs run in ``workers`` worker processes (``narrascore.ui.worker``)."""
     space = Workspace(workdir, workers=workers)
     library = Path(folder).resolve() if folder is not None else None
     routes = [
@@ -159,14 +160,14 @@ async def _start(space: Workspace, request: Request, kind: str) -> Response:
     body = await _json(request)
     options = _options(body)
     if kind == "score":
-        job = space.submit(project, kind, lambda p, reporter: _score(p, options, reporter))
+        job = space.submit(project, kind, _score, (options,))
     else:
         if not (project.out / NarrativePlan.FILENAME).exists():
             raise ArtifactError("score the video first: there is no plan to edit yet")
         scenes = parse_scene_edits(body["scenes"]) if "scenes" in body else None
         overrides = parse_concept_overrides(body.get("concept"))
         reset = bool(body.get("reset_concept"))
-        job = space.submit(project, kind, lambda p, reporter: _render(p, options, scenes, overrides, reset, reporter))
+        job = space.submit(project, kind, _render, (options, scenes, overrides, reset))
     return JSONResponse({"job": job.id, "project": project.id}, status_code=202)
 
 
@@ -183,7 +184,7 @@ def _options(body: dict[str, Any]) -> ScoreOptions:
     return ScoreOptions(**fields)
 
 
-def _score(project: Project, options: ScoreOptions, reporter: Reporter) -> None:
+def _score(project: Project, options: ScoreOptions, *, reporter: Reporter) -> None:
     from ..pipeline import run
 
     project.options = {"style": options.style, "synth": options.synth, "seed": options.seed}
@@ -192,7 +193,7 @@ def _score(project: Project, options: ScoreOptions, reporter: Reporter) -> None:
 
 
 def _render(project: Project, options: ScoreOptions, scenes: list[SceneEdit] | None, overrides: dict[str, Any],
-            reset: bool, reporter: Reporter) -> None:
+            reset: bool, *, reporter: Reporter) -> None:
     from ..pipeline import run
     from .edits import edit_plan, write_concept
 
