@@ -27,7 +27,7 @@ from narrascore.ui.edits import apply_overrides, parse_concept_overrides, parse_
 from narrascore.ui.jobs import JobReporter  # noqa: E402
 
 CHROMIUM = os.environ.get("NARRASCORE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
@@ -290,8 +290,31 @@ def _browser(playwright):
 
 def _download(page, name: str) -> bytes:
     with page.expect_download() as info:
-        page.click(f'#downloads a[data-file="{name}"]')
+        page.click(f'.downloads a[data-file="{name}"]')
     return Path(info.value.path()).read_bytes()
+
+
+def _save_shot(page, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    if os.environ.get("NARRASCORE_ARTIFACTS"):
+        target_dir = Path(os.environ["NARRASCORE_ARTIFACTS"])
+        target_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target_dir / name)
+    assert shot.stat().st_size > 10_000
+    return shot
+
+
+def _drag(page, selector: str, dx: float, dy: float, *, during=None) -> None:
+    """Press on ``selector``'s centre, move by (dx, dy) in steps, call ``during()`` before letting go."""
+    box = page.locator(selector).first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y + dy, steps=6)
+    if during is not None:
+        during()
+    page.mouse.up()
 
 
 @pytest.mark.slow
@@ -302,65 +325,139 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
     with sync_api.sync_playwright() as playwright:
         browser = _browser(playwright)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
             page.goto(server.url)
             page.wait_for_function("document.body.dataset.ready === '1'")
+            _, config = _call(server, "GET", "/api/config")
+            for synth in config["synth_status"]:  # a backend that is not installed is offered disabled, with its install line
+                option = page.locator(f"#synth-select option[value='{synth['name']}']")
+                assert option.is_disabled() == (not synth["available"])
+                if not synth["available"]:
+                    assert synth["install"] in page.locator("#synth-note").inner_text()
             page.set_input_files("#file-input", str(video.path))
             page.click("#score-btn")
             page.wait_for_selector("#stages li[data-stage]", timeout=30_000)  # a progress bar per stage
+            latencies = []  # the job runs in the worker process: the page's server answers at once
+            while page.evaluate("document.body.dataset.jobState") == "running" and len(latencies) < 15:
+                t0 = time.perf_counter()
+                urllib.request.urlopen(server.url + "/api/config", timeout=10).read()
+                latencies.append(time.perf_counter() - t0)
+                time.sleep(0.1)
+            assert len(latencies) >= 3 and sorted(latencies)[len(latencies) // 2] < 0.1 and max(latencies) < 1.0, latencies
             page.wait_for_function("document.body.dataset.version === '1'", timeout=60_000)
             assert page.locator("#error").is_hidden()
 
-            # the scored video and the soundtrack load; the curve is drawn with its marks
-            page.wait_for_function("document.getElementById('audio-current').duration > 3.5", timeout=15_000)
+            # the editor: numbered scenes, curves, cuts, climax, measured music (toggleable), inside the plot
             page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
-            assert page.locator("#chart path.curve-valence").count() == 1
-            assert page.locator("#chart path.curve-arousal").count() == 1
+            n_scenes = page.locator("#scene-rows tr").count()
+            assert n_scenes >= 1 and page.locator("#chart .scene-number").count() == n_scenes
+            assert page.locator("#chart .scene-number").first.text_content().startswith("1")
+            assert page.locator("#chart path.curve-valence").count() == page.locator("#chart path.curve-arousal").count() == 1
             assert page.locator("#chart path.curve-measured").count() == 2
+            page.uncheck("#show-measured")
+            assert page.locator("#chart path.curve-measured").count() == 0
+            page.check("#show-measured")
             assert page.locator("#chart .shot-cut").count() == len(video.cuts)
             assert page.locator("#chart .climax").count() == 1
-            assert page.locator("#chart .handle-arousal").count() == page.locator("#scene-rows tr").count() >= 1
+            assert page.locator("#chart .handle-arousal").count() == n_scenes
+            assert page.evaluate("document.querySelector('#chart g.plot').getAttribute('clip-path')") == "url(#plot-clip)"
 
-            page.click("#audio-original")
-            page.wait_for_function("document.getElementById('player').currentSrc.endsWith('/original')")
-            page.click("#audio-score")
-            page.wait_for_function("document.getElementById('player').currentSrc.includes('/files/scored.mp4')")
+            # the layout: the curve under the video, both on one screen, at 1440x900 and 1920x1080
+            for width, height in ((1440, 900), (1920, 1080)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(200)
+                player, chart = page.locator("#player").bounding_box(), page.locator("#chart").bounding_box()
+                assert player["y"] + player["height"] <= chart["y"] and chart["y"] + chart["height"] <= height, (width, player, chart)
+                assert chart["width"] > 0.9 * width
+                _save_shot(page, tmp_path, f"ui-{width}x{height}.png")
+            page.set_viewport_size({"width": 1440, "height": 900})
 
-            wav_before = _download(page, "soundtrack.wav")
+            # play: the playhead advances over the curve, the timecode counts frames, the soundtrack decodes
+            x0 = float(page.locator("#playhead").get_attribute("x1"))
+            page.click("#play-btn")
+            page.wait_for_function("Number(document.body.dataset.playhead) > 0.6", timeout=15_000)
+            page.wait_for_function("document.getElementById('track').currentTime > 0.3", timeout=15_000)
+            page.click("#play-btn")
+            assert float(page.locator("#playhead").get_attribute("x1")) > x0
+            page.wait_for_function("document.getElementById('track').readyState >= 2")  # decoded audio at the playhead
+            assert page.evaluate("document.getElementById('track').duration") > 3.5
+            tc = page.locator("#timecode").inner_text()
+            assert len(tc) == 11 and tc[2] == tc[5] == tc[8] == ":" and tc != "00:00:00:00"
+            page.locator("#chart").hover(position={"x": 300, "y": 120})
+            assert page.locator("#hover").is_visible() and "valence" in page.locator("#hover").inner_text()
+
+            # drag a boundary (or split first, when there is one scene) and an arousal dot: the curve redraws before any re-render
+            if n_scenes == 1:
+                page.evaluate("document.getElementById('player').currentTime = 2.0")
+                page.click("#split-btn")
+                n_scenes = 2
+            first = float(page.locator(".scene-arousal[data-index='0']").input_value())
+            page.locator(".scene-arousal[data-index='1']").fill("-0.8" if first > 0 else "0.8")  # two scenes that differ
+            page.wait_for_function("document.body.dataset.previewing !== '1'")
+            before = page.locator("#chart path.curve-arousal").get_attribute("d")
+            previews = int(page.evaluate("document.body.dataset.previews || '0'"))
+
+            def redrawn() -> None:
+                page.wait_for_function(f"Number(document.body.dataset.previews || '0') > {previews}")
+                assert page.locator("#chart path.curve-arousal").get_attribute("d") != before
+
+            start_before = page.evaluate("document.querySelectorAll('#scene-rows tr')[1].children[1].textContent")
+            _drag(page, "#chart .boundary[data-index='1']", -250, 0, during=redrawn)
+            assert page.evaluate("document.querySelectorAll('#scene-rows tr')[1].children[1].textContent") != start_before
+            dot = "#chart .handle-arousal[data-index='0']"
+            arousal_before = page.locator(".scene-arousal[data-index='0']").input_value()
+            _drag(page, dot, 0, 70 if float(arousal_before) > 0 else -70)
+            assert page.locator(".scene-arousal[data-index='0']").input_value() != arousal_before
+            assert page.evaluate("document.body.dataset.version") == "1"
+            page.click("#undo-btn")  # the dot goes back, the boundary stays
+            assert page.locator(".scene-arousal[data-index='0']").input_value() == arousal_before
+            page.click("#redo-btn")
+            assert page.locator(".scene-arousal[data-index='0']").input_value() != arousal_before
+            page.click("#undo-btn")
+
+            # add an event at the playhead, drag it
+            page.evaluate("document.getElementById('player').currentTime = 1.0")
+            page.select_option("#event-kind", "impact")
+            page.click("#add-event-btn")
+            assert page.locator("#chart path.event").count() == 1
+            _drag(page, "#chart path.event", 30, 0)
+
+            # re-render with stems and ducking under the original audio; its progress shows beside the button
+            page.click("#options-btn")
+            page.check("#opt-stems")
+            page.check("#opt-mix")
+            page.click("#render-btn")
+            page.wait_for_function("document.getElementById('render-label').textContent.length > 0")
+            assert page.locator("#render-bar").is_visible()
+            page.wait_for_function("document.body.dataset.version === '2'", timeout=90_000)
+            assert page.locator("#error").is_hidden()
             pid = page.evaluate("document.body.dataset.project")
             out = server.workdir / "projects" / pid / "out"
-            analysis = {name: (out / name).stat().st_mtime_ns for name in ("media.json", "shots.json", "affect.json")}
-
-            # edit the first scene's arousal to the other extreme and re-render only the music
-            slider = page.locator(".scene-arousal[data-index='0']")
-            target = "-0.9" if float(slider.input_value()) > 0 else "0.9"
-            slider.fill(target)
-            page.click("#render-btn")
-            page.wait_for_function("document.body.dataset.version === '2'", timeout=60_000)
-            assert page.locator("#error").is_hidden()
-            assert page.locator("#take-before").is_visible()
-            assert page.locator("#audio-before").get_attribute("src").endswith("/versions/1")
-            page.wait_for_function("document.getElementById('audio-before').duration > 3.5", timeout=15_000)
-
-            wav_after = _download(page, "soundtrack.wav")
-            assert wav_after != wav_before
-            assert {name: (out / name).stat().st_mtime_ns for name in analysis} == analysis  # analysis reused
             stored = read_artifact(NarrativePlan, out / "narrative.json")
-            assert stored.hand_edited and stored.artifact.scenes[0].arousal == float(target)
-            for name in ("scored.mp4", "score.mid", "narrative.json", "concept.json"):
-                assert len(_download(page, name)) > 0
+            assert stored.hand_edited and len(stored.artifact.scenes) == n_scenes
+            assert [e.kind for e in stored.artifact.events] == ["impact"] and stored.artifact.events[0].time > 1.0
+            assert sorted(p.name for p in (out / "stems").glob("*.wav")) and page.locator("#downloads a[data-file^='stem:']").count() >= 1
+            options = json.loads((server.workdir / "projects" / pid / "project.json").read_text())["options"]
+            assert options["stems"] is True and options["mix_original"] == 12.0
 
-            page.wait_for_function("document.getElementById('player').readyState === 4", timeout=15_000)
-            page.wait_for_timeout(500)  # let the player's loading spinner fade
-            shot = tmp_path / "ui.png"
-            page.screenshot(path=str(shot), full_page=True)
-            if os.environ.get("NARRASCORE_ARTIFACTS"):
-                target_dir = Path(os.environ["NARRASCORE_ARTIFACTS"])
-                target_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, target_dir / "ui.png")
-            assert shot.stat().st_size > 10_000
+            # A/B locked to the picture: the other version at the same playhead position, the other curve under the live one
+            page.evaluate("document.getElementById('player').currentTime = 1.5")
+            page.wait_for_function("Math.abs(document.getElementById('track').currentTime - 1.5) < 0.05")
+            assert page.evaluate("document.body.dataset.listen") == "v2"
+            assert page.locator("#chart path.curve-other").count() == 2
+            page.click("#ab-toggle")
+            page.wait_for_function("document.body.dataset.listen === 'v1' && document.getElementById('track').currentSrc.endsWith('/versions/1')")
+            page.wait_for_function("document.getElementById('track').readyState >= 1 && "
+                                   "Math.abs(document.getElementById('track').currentTime - 1.5) < 0.05")
+            assert abs(page.evaluate("document.getElementById('player').currentTime") - 1.5) < 1e-6
+
+            # downloads: every version, the original, the timeline for an editor
+            for name in ("v1", "v2", "original", "soundtrack.wav", "score.mid"):
+                assert len(_download(page, name)) > 0
+            timeline = _download(page, "timeline:fcp7")
+            assert timeline.startswith(b"<?xml") and b"<xmeml" in timeline and b"stems/" in timeline
 
             page.reload()  # the project id is in the address: a reload comes back to it
             page.wait_for_function("document.body.dataset.ready === '1' && document.body.dataset.version === '2'")
