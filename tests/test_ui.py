@@ -72,6 +72,42 @@ def test_edits_from_the_page_are_checked():
         parse_concept_overrides({"tempo": 100})
 
 
+def _plan() -> NarrativePlan:
+    from narrascore.artifacts import Scene
+
+    scenes = (Scene(0.0, 2.0, "calm street", 0.2, -0.3, "calm", "setup"), Scene(2.0, 5.0, "the chase", -0.4, 0.8, "tense", "climax"))
+    times = tuple(0.5 * i for i in range(10))
+    return NarrativePlan(s_global="s", scenes=scenes, hop=0.5, times=times, valence=(0.0,) * 10, arousal=(0.0,) * 10,
+                         climax_time=3.0, duration=5.0)
+
+
+def test_plan_edits_move_boundaries_split_merge_and_set_events():
+    from narrascore.ui.edits import edited_plan, parse_events
+
+    plan = _plan()
+    split = parse_scene_edits([{"start": 0, "end": 1.25, "valence": 0.2, "arousal": -0.3, "arc_role": "setup"},
+                               {"start": 1.25, "end": 3.5, "valence": 0.1, "arousal": 0.5, "arc_role": "rising"},
+                               {"start": 3.5, "end": 5.0, "valence": -0.4, "arousal": 0.8, "arc_role": "climax"}])
+    events = parse_events([{"time": 4.2, "kind": "flash", "strength": 0.5}, {"time": 1.0, "kind": "impact", "strength": 1}])
+    new = edited_plan(plan, split, events)
+    assert [(s.start, s.end, s.arc_role) for s in new.scenes] == [(0.0, 1.25, "setup"), (1.25, 3.5, "rising"), (3.5, 5.0, "climax")]
+    assert [s.caption for s in new.scenes] == ["calm street", "calm street", "the chase"]  # from the scene each starts in
+    assert [(e.time, e.kind) for e in new.events] == [(1.0, "impact"), (4.2, "flash")]
+    merged = edited_plan(plan, parse_scene_edits([{"start": 0, "end": 5, "valence": 0, "arousal": 0, "arc_role": "climax"}]), None)
+    assert len(merged.scenes) == 1 and merged.events == plan.events
+    kept = edited_plan(plan, parse_scene_edits([{"valence": 0.5, "arousal": 0.5, "arc_role": "setup"}] * 2), None)
+    assert [(s.start, s.end) for s in kept.scenes] == [(0.0, 2.0), (2.0, 5.0)]  # no times: the plan's own
+    with pytest.raises(OptionError, match="the edited plan is not valid: scenes.1.: starts at 2.5 but the previous scene ends at 2.0"):
+        edited_plan(plan, parse_scene_edits([{"start": 0, "end": 2, "valence": 0, "arousal": 0, "arc_role": "setup"},
+                                             {"start": 2.5, "end": 5, "valence": 0, "arousal": 0, "arc_role": "climax"}]), None)
+    with pytest.raises(OptionError, match="events.0..time 9.0 is outside the video"):
+        edited_plan(plan, None, parse_events([{"time": 9, "kind": "cut", "strength": 0.5}]))
+    with pytest.raises(OptionError, match="event 1: kind 'boom' is not one of impact, motion, flash, blackout, cut"):
+        parse_events([{"time": 1, "kind": "boom", "strength": 0.5}])
+    with pytest.raises(OptionError, match=r"event 1: strength must lie in \(0, 1\], got 0.0"):
+        parse_events([{"time": 1, "kind": "cut", "strength": 0}])
+
+
 def test_job_reporter_records_each_stage():
     reporter = JobReporter()
     with reporter.stage("scan video", total=4.0) as advance:
@@ -278,7 +314,32 @@ def test_two_sessions_write_to_their_own_folders(server, short_video):
     assert _wait(server, job)["state"] == "done"
     stored = read_artifact(MusicConcept, out / "concept.json")
     assert not stored.hand_edited and stored.artifact.key == views[0]["concept"]["key"]
-    assert _call(server, "GET", f"/api/projects/{pid}")[1]["versions"] == 3
+    view = _call(server, "GET", f"/api/projects/{pid}")[1]
+    assert view["versions"] == 3 and sorted(view["version_curves"]) == ["1", "2", "3"] and view["fps"] == 25.0
+    assert {t["format"]: t["ok"] for t in view["timelines"]} == {"fcp7": True, "edl": True, "otio": True, "fcpx": True}
+
+    # the live curve for edited scenes, before any re-render (nothing written)
+    scenes = view["plan"]["scenes"]
+    edit = [{**{k: sc[k] for k in ("start", "end", "valence", "arc_role")}, "arousal": -sc["arousal"] or 0.7} for sc in scenes]
+    status, curve = _call(server, "POST", f"/api/projects/{pid}/preview", {"scenes": edit})
+    assert status == 200 and len(curve["times"]) == len(view["plan"]["times"]) and curve["arousal"] != view["plan"]["arousal"]
+    assert not read_artifact(NarrativePlan, out / "narrative.json").hand_edited
+    status, answer = _call(server, "POST", f"/api/projects/{pid}/preview", {"scenes": [{**edit[0], "end": 1.0}]})
+    assert status == 400 and answer["error"].startswith("the edited plan is not valid")
+
+    # the CLI's options, checked as the CLI checks them
+    for body, message in (({"stems": "yes"}, "stems must be true or false, got 'yes'"),
+                          ({"loudness": -3}, "loudness must lie within -40.0..-5.0 LUFS, got -3.0"),
+                          ({"soundfont": "/etc/passwd"}, "soundfont '/etc/passwd' is not one of the installed SoundFonts")):
+        status, answer = _call(server, "POST", f"/api/projects/{pid}/render", body)
+        assert (status, answer["error"]) == (400, message)
+
+    # the timeline of the current version, as a download
+    with urllib.request.urlopen(f"{server.url}/api/projects/{pid}/timeline?format=otio&download=1", timeout=30) as response:
+        assert "attachment" in response.headers["Content-Disposition"] and b'"OTIO_SCHEMA"' in response.read()
+    assert (out / "timeline.otio").is_file()
+    status, answer = _call(server, "GET", f"/api/projects/{pid}/timeline?format=aaf")
+    assert status == 400 and answer["error"].startswith("unknown timeline format 'aaf'")
 
 
 # --------------------------------------------------------------------------- the page in a real browser
@@ -307,6 +368,7 @@ def _save_shot(page, tmp_path: Path, name: str) -> Path:
 
 def _drag(page, selector: str, dx: float, dy: float, *, during=None) -> None:
     """Press on ``selector``'s centre, move by (dx, dy) in steps, call ``during()`` before letting go."""
+    page.wait_for_function("document.body.dataset.previewing !== '1'")  # no redraw replaces the node meanwhile
     box = page.locator(selector).first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
@@ -399,9 +461,10 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
             before = page.locator("#chart path.curve-arousal").get_attribute("d")
             previews = int(page.evaluate("document.body.dataset.previews || '0'"))
 
-            def redrawn() -> None:
-                page.wait_for_function(f"Number(document.body.dataset.previews || '0') > {previews}")
-                assert page.locator("#chart path.curve-arousal").get_attribute("d") != before
+            def redrawn() -> None:  # still holding the mouse: the curve has followed the boundary
+                page.wait_for_function("(before) => document.querySelector('#chart path.curve-arousal').getAttribute('d') !== before",
+                                       arg=before, timeout=10_000)
+                assert int(page.evaluate("document.body.dataset.previews")) > previews
 
             start_before = page.evaluate("document.querySelectorAll('#scene-rows tr')[1].children[1].textContent")
             _drag(page, "#chart .boundary[data-index='1']", -250, 0, during=redrawn)
@@ -452,6 +515,26 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
             page.wait_for_function("document.getElementById('track').readyState >= 1 && "
                                    "Math.abs(document.getElementById('track').currentTime - 1.5) < 0.05")
             assert abs(page.evaluate("document.getElementById('player').currentTime") - 1.5) < 1e-6
+
+            # split and merge, move the climax to another scene, delete the event; undo brings the event back
+            page.evaluate("document.getElementById('player').currentTime = 3.2")
+            page.click("#split-btn")
+            assert page.locator("#scene-rows tr").count() == n_scenes + 1
+            page.locator("#scene-rows tr").nth(n_scenes - 1).locator("td").first.click()
+            page.click("#merge-btn")
+            assert page.locator("#scene-rows tr").count() == n_scenes
+            roles = lambda: [page.locator(f".scene-role[data-index='{i}']").input_value() for i in range(n_scenes)]  # noqa: E731
+            climax = roles().index("climax")
+            target = 0 if climax != 0 else 1
+            other = page.locator(f"#chart .band[data-index='{target}']").bounding_box()
+            star = page.locator("#chart .climax").bounding_box()
+            _drag(page, "#chart .climax", other["x"] + other["width"] / 2 - (star["x"] + star["width"] / 2), 0)
+            assert roles().index("climax") == target and roles().count("climax") == 1
+            page.click("#chart path.event")
+            page.click("#delete-event-btn")
+            assert page.locator("#chart path.event").count() == 0
+            page.click("#undo-btn")
+            assert page.locator("#chart path.event").count() == 1
 
             # downloads: every version, the original, the timeline for an editor
             for name in ("v1", "v2", "original", "soundtrack.wav", "score.mid"):

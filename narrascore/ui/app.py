@@ -329,7 +329,8 @@ def project_view(project: Project) -> dict[str, Any]:
     if project.versions and measured.exists():
         view["measured"] = json.loads(measured.read_text())
     view["files"] = [{"name": name, "bytes": (out / name).stat().st_size} for name in OUTPUTS + ARTIFACTS if (out / name).exists()]
-    view["stems"] = [{"name": p.name, "bytes": p.stat().st_size} for p in sorted((out / "stems").glob("*.wav"))]
+    stems = sorted((out / "stems").glob("*.wav")) if project.options.get("stems") else []  # not those of an older run
+    view["stems"] = [{"name": p.name, "bytes": p.stat().st_size} for p in stems]
     return view
 
 
@@ -405,7 +406,7 @@ async def _timeline(space: Workspace, request: Request) -> Response:
         raise OptionError(f"unknown timeline format {fmt!r}; available: {', '.join(TIMELINES)}")
     if project.busy:
         raise OptionError("a job is running on this video; export the timeline when it has finished")
-    path = await run_in_threadpool(export_timeline, project.out, fmt)
+    path = await run_in_threadpool(lambda: export_timeline(project.out, fmt, stems=bool(project.options.get("stems"))))
     return _send(path, request, download_name=f"{Path(project.name).stem}.timeline{TIMELINES[fmt]}")
 
 

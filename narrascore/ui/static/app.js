@@ -279,8 +279,7 @@ async function loadProject() {
     player.addEventListener("loadedmetadata", () => { player.currentTime = Math.min(t, player.duration || t); }, {once: true});
   }
   drawListen(view);
-  const keep = state.listen && (state.listen === "original" || Number(state.listen.slice(1)) < view.versions);
-  listen(keep && state.listen !== `v${view.versions - 1}` ? state.listen : `v${view.versions}`);
+  listen(state.listen === "original" && view.original_playable ? "original" : `v${view.versions}`);  // a new version is heard at once
   drawSummary(view);
   fillConcept(view);
   drawScenes();
@@ -535,7 +534,8 @@ function splitAtPlayhead() {
     showError(`split: put the playhead at least ${MIN_SCENE} s inside a scene`); return;
   }
   showError("");
-  const left = {...scenes[i], end: t}, right = {...scenes[i], start: t};
+  // one climax only: a split climax scene keeps it in its first half, the second half falls from it
+  const left = {...scenes[i], end: t}, right = {...scenes[i], start: t, arc_role: scenes[i].arc_role === "climax" ? "falling" : scenes[i].arc_role};
   scenes.splice(i, 1, left, right);
   state.selected = i + 1;
   edited(true);
@@ -776,10 +776,11 @@ function hover(e) {
   line.setAttribute("x1", s.x(t)); line.setAttribute("x2", s.x(t)); line.setAttribute("visibility", "visible");
 }
 
-function drag(node, onMove, onDone) {
+function drag(node, onMove, onDone, onStart) {
   node.addEventListener("pointerdown", (e) => {
     e.preventDefault();
     e.stopPropagation();
+    if (onStart) onStart();
     const move = (ev) => { onMove(pointer(ev)); edited(false); };
     const up = () => {
       window.removeEventListener("pointermove", move);
@@ -826,11 +827,9 @@ function dragClimax(star) {
 }
 
 function dragEvent(tri, i) {
-  tri.addEventListener("click", (e) => { e.stopPropagation(); state.selectedEvent = i; drawChart(); });
-  drag(tri, ({s, px}) => {
-    state.selectedEvent = i;
-    state.edit.events[i].time = Math.round(snapFrame(s.t(px)) * 1e6) / 1e6;
-  });
+  // selected on press: the redraw at release replaces the node before a click could reach it
+  drag(tri, ({s, px}) => { state.edit.events[i].time = Math.round(snapFrame(s.t(px)) * 1e6) / 1e6; },
+       null, () => { state.selectedEvent = i; });
 }
 
 function seek(e) {
