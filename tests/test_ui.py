@@ -506,6 +506,8 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
             assert options["stems"] is True and options["mix_original"] == 12.0
 
             # A/B locked to the picture: the other version at the same playhead position, the other curve under the live one
+            page.wait_for_function("document.getElementById('player').readyState >= 1 && document.getElementById('track').readyState >= 1 "
+                                   "&& document.getElementById('track').currentSrc.endsWith('/versions/2')")  # the new version loaded
             page.evaluate("document.getElementById('player').currentTime = 1.5")
             page.wait_for_function("Math.abs(document.getElementById('track').currentTime - 1.5) < 0.05")
             assert page.evaluate("document.body.dataset.listen") == "v2"
@@ -542,6 +544,9 @@ def test_page_scores_edits_and_rerenders_in_chromium(server, short_video, tmp_pa
             timeline = _download(page, "timeline:fcp7")
             assert timeline.startswith(b"<?xml") and b"<xmeml" in timeline and b"stems/" in timeline
 
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(200)
+            _save_shot(page, tmp_path, "ui-edited-1440x900.png")
             page.reload()  # the project id is in the address: a reload comes back to it
             page.wait_for_function("document.body.dataset.ready === '1' && document.body.dataset.version === '2'")
             assert page.locator("#chart path.curve-arousal").count() == 1

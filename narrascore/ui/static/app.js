@@ -205,7 +205,10 @@ async function follow(jobId, title, inline) {
       if (!inline) { $("progress-title").textContent = `${title} \u2014 done`; $("progress").hidden = true; }
       await loadProject();
       setBusy(false);
-      if (inline) $("render-label").textContent = `version ${state.view.versions} ready in ${job.seconds.toFixed(1)} s`;
+      if (inline) {
+        $("render-bar").querySelector("i").style.width = "100%";
+        $("render-label").textContent = `version ${state.view.versions} ready in ${job.seconds.toFixed(1)} s`;
+      }
       return;
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -712,7 +715,7 @@ function drawChart() {
     }
   });
   // climax: drag the star into another scene
-  const cx = s.x(state.climaxDrag ?? c.climax_time);
+  const cx = Math.max(M.left + 8, Math.min(right - 8, s.x(state.climaxDrag ?? c.climax_time)));  // the whole star inside the plot
   svg("line", {x1: cx, x2: cx, y1: top, y2: bottom, stroke: "#b42318", "stroke-width": 1.2, opacity: 0.55, class: "climax-line", "pointer-events": "none"}, plot);
   const star = svg("text", {x: cx, y: top + 16, "text-anchor": "middle", fill: "#b42318", "font-size": 20, class: "climax",
                             stroke: "#fff", "stroke-width": 0.8}, plot);
