@@ -141,7 +141,7 @@ def test_rates_and_formats_are_checked():
     check_format("otio", 12.3)
 
 
-def test_cli_export_timeline_and_score_timeline(tmp_path, video_factory):
+def test_cli_export_timeline_and_score_timeline(tmp_path, video_factory, short_video):
     env_run = lambda *args: subprocess.run([sys.executable, "-m", "narrascore.cli", *args], capture_output=True, text=True)  # noqa: E731
     out = _folder(tmp_path, 25.0)
     done = env_run("export-timeline", str(out), "--format", "otio")
@@ -149,6 +149,11 @@ def test_cli_export_timeline_and_score_timeline(tmp_path, video_factory):
     assert (out / "timeline.otio").is_file() and "timeline.otio" in done.stdout
     bad = env_run("export-timeline", str(out), "--format", "aaf")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["narrascore: error: unknown timeline format 'aaf'; available: fcp7, edl, otio, fcpx"]
+    scored = env_run("score", str(short_video.path), "-o", str(tmp_path / "scored"), "--timeline", "fcp7", "--quiet")
+    assert scored.returncode == 0, scored.stderr
+    xml = tmp_path / "scored" / "timeline.xml"
+    assert f"timeline   {xml}" in scored.stdout and ET.parse(xml).getroot().tag == "xmeml"
+    assert any(name.startswith("Scene 1") for _, name in _read_markers(xml, "fcp7", 25.0))
     ntsc = video_factory("ntsc.mp4", fps=30000 / 1001)
     refused = env_run("score", str(ntsc.path), "-o", str(tmp_path / "ntsc"), "--timeline", "edl", "--quiet")
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
