@@ -86,6 +86,8 @@ TRUE_PEAK = typer.Option(-1.0, "--true-peak", help="True-peak ceiling in dBTP.")
 MIX = typer.Option(None, "--mix-original", metavar="DB", help="Keep the original audio DB below the music, ducking the music under speech.")
 COPY = typer.Option(False, "--copy-video", help="Keep the video stream untouched (any codec) in scored.mkv.")
 STEMS = typer.Option(False, "--stems", help="Also write one WAV per instrument group in stems/.")
+TIMELINE = typer.Option(None, "--timeline", metavar="FORMAT",
+                        help="Also write an editor's timeline: fcp7 (Premiere, Resolve), edl, otio or fcpx (needs the timeline extra).")
 SOUNDFONT = typer.Option(None, "--soundfont", help="SoundFont (.sf2/.sf3) to render with (default: the best one installed).")
 HOP = typer.Option(0.5, "--hop", help="Time step of the emotion curves in seconds.")
 SAMPLE_HZ = typer.Option(4.0, "--sample-hz", help="Frames per second the sensors look at.")
@@ -115,7 +117,8 @@ def _summary(result: Any) -> None:
     seconds = result.media.duration
     typer.echo(f"scored {result.media.path} ({seconds:.1f} s) into {result.out_dir}" if seconds >= 1 else
                f"scored {result.media.path} ({seconds:.2f} s) into {result.out_dir}")
-    for label, path in (("soundtrack", result.soundtrack), ("video", result.video), ("score", result.midi), ("figure", result.figure)):
+    for label, path in (("soundtrack", result.soundtrack), ("video", result.video), ("score", result.midi), ("figure", result.figure),
+                        ("timeline", result.timeline)):
         if path is not None:
             typer.echo(f"  {label:<10} {path}")
     if result.loudness is not None:
@@ -135,7 +138,7 @@ def score(
     reasoner: str = REASONER, loudness: float = LOUDNESS, true_peak: float = TRUE_PEAK,
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, hop: float = HOP, sample_hz: float = SAMPLE_HZ,
-    force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS, wait: bool = WAIT,
+    force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS, wait: bool = WAIT, timeline: Optional[str] = TIMELINE,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
@@ -149,7 +152,8 @@ def score(
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, sensor=sensor, reasoner=reasoner, loudness=loudness,
                            true_peak=true_peak, mix_original=mix_original, copy_video=copy_video, stems=stems,
-                           soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm, endpoint=endpoint,
+                           timeline=timeline, soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, strict=strict,
+                           vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
                            overlap_seconds=overlap_seconds)
@@ -209,6 +213,23 @@ def render(
         result = run(video, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()),
                      wait=wait)
         _summary(result)
+
+    _guarded(action)
+
+
+@app.command("export-timeline")
+def export_timeline_cmd(
+    out: Path = typer.Argument(..., help="An output folder written by `score` (or `render`)."),
+    format: str = typer.Option("fcp7", "--format", help="fcp7 (FCP 7 XML: Premiere, Resolve), edl (CMX 3600), otio or fcpx."),
+    path: Optional[Path] = typer.Option(None, "-o", "--output", help="The timeline file (default: OUT/timeline.<ext>)."),
+    stems: Optional[bool] = typer.Option(None, "--stems/--mix", help="One audio track per stem, or the mixed soundtrack (default: stems when OUT has them)."),
+) -> None:
+    """Write an editor's timeline of OUT: the video, the soundtrack or stems, markers for scenes, climax, events and cues."""
+    from .export.timeline import export_timeline
+
+    def action() -> None:
+        written = export_timeline(out, format, path=path, stems=stems)
+        typer.echo(f"  timeline   {written}")
 
     _guarded(action)
 

@@ -10,6 +10,7 @@ from .errors import OptionError
 
 STYLES = ("auto", "orchestral", "piano", "ambient", "electronic", "rock")
 LOUDNESS_RANGE = (-40.0, -5.0)
+TIMELINE_FORMATS = ("fcp7", "edl", "otio", "fcpx")  # narrascore.export.timeline.FORMATS
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ScoreOptions:
     sample_hz: frames per second the sensors look at (Hz). hop: affect/narrative curve grid (s).
     loudness: integrated loudness target (LUFS). true_peak: ceiling (dBTP).
     mix_original: keep the original audio this many dB below the music (None: music only).
+    timeline: also write an editor's timeline in this format (fcp7, edl, otio, fcpx; docs/timeline.md).
     fast_decode: skip non-reference frames in the first decoding pass (cuts are refined exactly).
     Neural path (docs/neural-sensing.md): vlm: local VLM folder, hub id or "debug"; or endpoint
     (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
@@ -37,6 +39,7 @@ class ScoreOptions:
     mix_original: float | None = None
     copy_video: bool = False
     stems: bool = False
+    timeline: str | None = None
     soundfont: str | None = None
     fast_decode: bool = True
     force: bool = False
@@ -69,6 +72,8 @@ class ScoreOptions:
             raise OptionError(f"true_peak must lie within -20..0 dBTP, got {self.true_peak}")
         if self.mix_original is not None and not 0 <= self.mix_original <= 60:
             raise OptionError(f"mix_original must lie within 0..60 dB below the music, got {self.mix_original}")
+        if self.timeline is not None and self.timeline not in TIMELINE_FORMATS:
+            raise OptionError(f"unknown timeline format {self.timeline!r}; available: {', '.join(TIMELINE_FORMATS)}")
         if (self.model is not None or self.adapter is not None) and self.synth != "musicgen":
             raise OptionError(f"model and adapter go with synth 'musicgen', not {self.synth!r}")
         if not 1 <= self.window_seconds <= 300:

@@ -56,6 +56,7 @@ class Result:
     stems: tuple[Path, ...] = ()
     loudness: Any = None
     reused: tuple[str, ...] = ()
+    timeline: Path | None = None
 
 
 def stage_key(stage: str, **inputs: Any) -> str:
@@ -535,6 +536,7 @@ def _run_locked(video: str | os.PathLike[str] | None, out_dir: str | os.PathLike
 def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool) -> Result:
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)
+        _check_timeline(options, info, until)
         plan = refresh_curve(plan, shots, affect)
         info, video_path = pipe.bind_video(info, video)
     else:
@@ -542,6 +544,7 @@ def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool
             raise MediaError("no video given")
         video_path = video
         info = pipe.media(video_path)
+        _check_timeline(options, info, until)
         shots, affect = pipe.affect(video_path, info)
         plan = pipe.narrative(info, shots, affect)
     result = Result(out_dir=pipe.out, media=info, shots=shots, affect=affect, plan=plan)
@@ -550,10 +553,26 @@ def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool
     concept = pipe.concept(plan)
     record = pipe.render(info, shots, plan, concept)
     produced = pipe.export(video_path, info, shots, plan, record)
+    timeline = None
+    if options.timeline is not None:
+        from .export.timeline import export_timeline
+
+        with pipe.reporter.stage("timeline"):
+            timeline = export_timeline(pipe.out, options.timeline, stems=options.stems)
     return dataclasses.replace(
         result, concept=concept, soundtrack=produced["soundtrack"], video=produced["video"], midi=produced.get("midi"),
         figure=produced["figure"], stems=produced["stems"], loudness=produced.get("loudness"), reused=tuple(pipe.reused),
+        timeline=timeline,
     )
+
+
+def _check_timeline(options: ScoreOptions, info: MediaInfo, until: str) -> None:
+    """Refuse a timeline format the video's rate cannot carry before the long stages start."""
+    if options.timeline is not None and until != "narrative":
+        from .export.timeline import check_format, require_otio
+
+        require_otio()
+        check_format(options.timeline, info.fps)
 
 
 def _load_analysis(out: Path) -> tuple[MediaInfo, Shots, AffectCurve, NarrativePlan]:

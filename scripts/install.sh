@@ -25,7 +25,7 @@ python -m pip install -q --upgrade pip
 # headers); the renderer needs none of it. On Windows the package's own dependency installs it as declared.
 python -m pip install -q --no-deps "tinysoundfont==0.3.7"
 if [ "$dev" = 1 ]; then
-  python -m pip install -q -e ".[neural,ui,batch,listen,dev]"
+  python -m pip install -q -e ".[neural,ui,batch,listen,timeline,dev]"
 else
   python -m pip install -q .
 fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -197,6 +198,28 @@ def test_deterministic_given_seed(plan, shots, small_font, tmp_path):
     assert sha(a.mix) == sha(b.mix) and sha(a.midi) == sha(b.midi)
     c = render(plan, dataclasses.replace(concept, seed=8), shots, tmp_path / "c", small_font)
     assert sha(a.mix) != sha(c.mix)
+
+
+def test_a_process_keeps_its_soundfont_and_a_reused_one_renders_the_same_bytes(plan, shots, small_font, tmp_path):
+    """The web page's worker renders many jobs with one loaded SoundFont (synth.procedural.render.load_synth)."""
+    import shutil
+
+    from narrascore.synth.procedural import render as rendering
+
+    concept = conceive(plan, style="orchestral", seed=3)
+    rendering._loaded.clear()
+    fresh = render(plan, concept, shots, tmp_path / "fresh", small_font)
+    kept = rendering.load_synth(small_font)
+    assert rendering.load_synth(small_font) is kept  # no second load
+    render(plan, conceive(plan, style="rock", seed=1), shots, tmp_path / "other", small_font)  # leaves state behind
+    reused = render(plan, concept, shots, tmp_path / "reused", small_font)
+    assert rendering.load_synth(small_font) is kept and sha(reused.mix) == sha(fresh.mix)
+    copy = tmp_path / "font.sf2"
+    shutil.copyfile(small_font, copy)
+    first = rendering.load_synth(copy)
+    assert first is not kept and rendering.load_synth(copy) is first
+    os.utime(copy, ns=(1, 1))  # a replaced file is loaded again
+    assert rendering.load_synth(copy) is not first
 
 
 def test_worker_processes_give_the_same_bytes(plan, shots, small_font, tmp_path):

@@ -35,12 +35,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..artifacts import ARC_ROLES, KEYS, MODES, AffectCurve, MusicConcept, NarrativePlan, Shots, read_artifact, to_data
+from ..artifacts import ARC_ROLES, EVENT_KINDS, KEYS, MODES, AffectCurve, MusicConcept, NarrativePlan, Shots, read_artifact, to_data
 from ..errors import ArtifactError, NarrascoreError, OptionError
 from ..fileio import ensure_writable_dir, write_json_atomic
-from ..options import STYLES, ScoreOptions
+from ..options import LOUDNESS_RANGE, STYLES, ScoreOptions
 from ..progress import Reporter
-from .edits import SceneEdit, parse_concept_overrides, parse_scene_edits
+from .edits import SceneEdit, edited_plan, parse_concept_overrides, parse_events, parse_scene_edits
 from .jobs import Project, Workspace
 
 STATIC = Path(__file__).with_name("static")
@@ -49,11 +49,14 @@ BROWSER_PLAYABLE = (".mp4", ".m4v", ".mov", ".webm", ".ogv")
 OUTPUTS = ("soundtrack.wav", "scored.mp4", "scored.mkv", "score.mid", "figure.png", "report.json")
 ARTIFACTS = ("media.json", "shots.json", "affect.json", "narrative.json", "concept.json")
 MEASURED = "measured.json"
+NARRATIVE = "narrative-curve.json"  # each version's narrative curve (the A/B overlay)
+TIMELINES = {"fcp7": ".xml", "edl": ".edl", "otio": ".otio", "fcpx": ".fcpxml"}
 CHUNK = 1 << 20
 
 
 def create_app(workdir: str | Path, *, folder: str | Path | None = None, workers: int = 1) -> Starlette:
-    """The app; projects go to ``workdir/projects/<id>``, ``folder`` offers its videos to pick from."""
+    """The app; projects go to ``workdir/projects/<id>``, ``folder`` offers its videos to pick from.
+    Jobs run in ``workers`` worker processes (``narrascore.ui.worker``)."""
     space = Workspace(workdir, workers=workers)
     library = Path(folder).resolve() if folder is not None else None
     routes = [
@@ -69,6 +72,9 @@ def create_app(workdir: str | Path, *, folder: str | Path | None = None, workers
         Route("/api/projects/{pid}/files/{name}", _guard(lambda request: _file(space, request))),
         Route("/api/projects/{pid}/versions/{n:int}", _guard(lambda request: _version(space, request))),
         Route("/api/projects/{pid}/original", _guard(lambda request: _original(space, request))),
+        Route("/api/projects/{pid}/preview", _guard(lambda request: _preview(space, request)), methods=["POST"]),
+        Route("/api/projects/{pid}/timeline", _guard(lambda request: _timeline(space, request))),
+        Route("/api/projects/{pid}/stems/{name}", _guard(lambda request: _stem(space, request))),
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -105,8 +111,10 @@ def _config(library: Path | None) -> dict[str, Any]:
     if library is not None:
         videos = sorted(str(p.relative_to(library)) for p in library.rglob("*")
                         if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
-    return {"styles": list(STYLES), "synths": SYNTHESIZERS.names(), "keys": list(KEYS), "modes": list(MODES),
-            "arc_roles": list(ARC_ROLES), "folder": str(library) if library else None, "folder_videos": videos}
+    return {"styles": list(STYLES), "synths": SYNTHESIZERS.names(), "synth_status": _synths(), "keys": list(KEYS),
+            "modes": list(MODES), "arc_roles": list(ARC_ROLES), "event_kinds": list(EVENT_KINDS),
+            "soundfonts": _soundfonts(), "loudness_range": list(LOUDNESS_RANGE), "timeline_formats": list(TIMELINES),
+            "folder": str(library) if library else None, "folder_videos": videos}
 
 
 # ---------------------------------------------------------------------- new projects
@@ -159,49 +167,101 @@ async def _start(space: Workspace, request: Request, kind: str) -> Response:
     body = await _json(request)
     options = _options(body)
     if kind == "score":
-        job = space.submit(project, kind, lambda p, reporter: _score(p, options, reporter))
+        job = space.submit(project, kind, _score, (options,))
     else:
         if not (project.out / NarrativePlan.FILENAME).exists():
             raise ArtifactError("score the video first: there is no plan to edit yet")
         scenes = parse_scene_edits(body["scenes"]) if "scenes" in body else None
+        events = parse_events(body["events"]) if "events" in body else None
+        plan = read_artifact(NarrativePlan, project.out / NarrativePlan.FILENAME).artifact
+        edited_plan(plan, scenes, events)  # refused now, not after the job started
         overrides = parse_concept_overrides(body.get("concept"))
         reset = bool(body.get("reset_concept"))
-        job = space.submit(project, kind, lambda p, reporter: _render(p, options, scenes, overrides, reset, reporter))
+        job = space.submit(project, kind, _render, (options, scenes, events, overrides, reset))
     return JSONResponse({"job": job.id, "project": project.id}, status_code=202)
 
 
+OPTION_TYPES = (("style", str), ("synth", str), ("seed", int), ("stems", bool), ("mix_original", float),
+                ("loudness", float), ("soundfont", str))
+
+
 def _options(body: dict[str, Any]) -> ScoreOptions:
+    """The CLI's options from the page's JSON (same names, same checks); ``soundfont`` must be one the
+    config lists, ``mix_original`` null means music only."""
     fields: dict[str, Any] = {}
-    for name, kind in (("style", str), ("synth", str), ("seed", int)):
+    for name, kind in OPTION_TYPES:
         if name in body and body[name] is not None:
             value = body[name]
             if kind is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
                 value = int(value)
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise OptionError(f"{name} must be {'an integer' if kind is int else 'text'}, got {value!r}")
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                what = {int: "an integer", float: "a number", bool: "true or false", str: "text"}[kind]
+                raise OptionError(f"{name} must be {what}, got {value!r}")
             fields[name] = value
+    if "soundfont" in fields and fields["soundfont"] not in [f["path"] for f in _soundfonts()]:
+        raise OptionError(f"soundfont {fields['soundfont']!r} is not one of the installed SoundFonts")
+    if fields.get("synth") is not None:
+        status = {s["name"]: s for s in _synths()}
+        if fields["synth"] in status and not status[fields["synth"]]["available"]:
+            raise OptionError(f"synth {fields['synth']!r} is not installed: {status[fields['synth']]['install']}")
     return ScoreOptions(**fields)
 
 
-def _score(project: Project, options: ScoreOptions, reporter: Reporter) -> None:
+def _soundfonts() -> list[dict[str, Any]]:
+    """The SoundFonts installed on this machine, best first (``--soundfont`` choices)."""
+    from ..synth.procedural.soundfont import SYSTEM_SOUNDFONTS, bundled_soundfont
+
+    found, seen = [], set()
+    for candidate in (*SYSTEM_SOUNDFONTS, str(bundled_soundfont() or "")):
+        path = Path(candidate) if candidate else None
+        if path is None or not path.is_file() or path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        found.append({"path": str(path), "name": path.resolve().name, "bytes": path.stat().st_size})
+    return found
+
+
+def _synths() -> list[dict[str, Any]]:
+    """Each synthesizer with whether its extra is installed (the page shows missing ones disabled)."""
+    import importlib.util
+
+    from ..synth import SYNTHESIZERS
+
+    needs = {"musicgen": (("torch", "transformers"), "pip install 'narrascore[neural]'"),
+             "procedural": (("tinysoundfont",), "pip install --no-deps tinysoundfont")}
+    status = []
+    for name in SYNTHESIZERS.names():
+        modules, install = needs.get(name, ((), ""))
+        available = all(importlib.util.find_spec(m) is not None for m in modules)
+        status.append({"name": name, "available": available, "install": install})
+    return status
+
+
+def _score(project: Project, options: ScoreOptions, *, reporter: Reporter) -> None:
     from ..pipeline import run
 
-    project.options = {"style": options.style, "synth": options.synth, "seed": options.seed}
+    project.options = _remembered(options)
     result = run(project.video, project.out, options, reporter=reporter)
     _finish(project, result, reporter)
 
 
-def _render(project: Project, options: ScoreOptions, scenes: list[SceneEdit] | None, overrides: dict[str, Any],
-            reset: bool, reporter: Reporter) -> None:
+def _remembered(options: ScoreOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name, _ in OPTION_TYPES}
+
+
+def _render(project: Project, options: ScoreOptions, scenes: list[SceneEdit] | None, events: list[Any] | None,
+            overrides: dict[str, Any], reset: bool, *, reporter: Reporter) -> None:
     from ..pipeline import run
     from .edits import edit_plan, write_concept
 
-    if scenes is not None and edit_plan(project.out, scenes):
-        reporter.note("scene edits written to narrative.json")
+    if (scenes is not None or events is not None) and edit_plan(project.out, scenes, events):
+        reporter.note("plan edits written to narrative.json")
     project.overrides = {} if reset else {**project.overrides, **overrides}
     if write_concept(project.out, style=options.style, seed=options.seed, overrides=project.overrides) is not None:
         reporter.note("concept edits written to concept.json")
-    project.options = {"style": options.style, "synth": options.synth, "seed": options.seed}
+    project.options = _remembered(options)
     result = run(None, project.out, options, reporter=reporter, from_artifacts=True)
     _finish(project, result, reporter)
 
@@ -217,6 +277,7 @@ def _finish(project: Project, result: Any, reporter: Reporter) -> None:
         curve, listener = hear(result.soundtrack)  # the best installed listener
     write_json_atomic(folder / MEASURED, {"times": to_data(curve.times.tolist()), "valence": to_data(curve.valence.tolist()),
                                           "arousal": to_data(curve.arousal.tolist()), "listener": listener.name})
+    write_json_atomic(folder / NARRATIVE, {k: to_data(getattr(result.plan, k)) for k in ("times", "valence", "arousal", "climax_time")})
     if result.reused:
         reporter.note(f"reused: {', '.join(result.reused)}")
     project.versions = n
@@ -248,10 +309,18 @@ def project_view(project: Project) -> dict[str, Any]:
     except ArtifactError:
         return view
     plan = refresh_curve(plan, shots, affect)
-    view["plan"] = {k: to_data(getattr(plan, k)) for k in ("s_global", "scenes", "times", "valence", "arousal", "climax_time", "duration")}
+    view["plan"] = {k: to_data(getattr(plan, k)) for k in ("s_global", "scenes", "times", "valence", "arousal", "climax_time",
+                                                           "duration", "events")}
     view["shot_cuts"] = shots.cut_times()
     media = json.loads((out / "media.json").read_text())["data"]
     view["has_audio"] = media["has_audio"]
+    view["fps"] = media["fps"]
+    view["timelines"] = _timeline_choices(media["fps"])
+    view["version_curves"] = {}
+    for n in range(1, project.versions + 1):
+        path = project.version_dir(n) / NARRATIVE
+        if path.exists():
+            view["version_curves"][str(n)] = json.loads(path.read_text())
     if (out / MusicConcept.FILENAME).exists():
         concept = read_artifact(MusicConcept, out / MusicConcept.FILENAME)
         view["concept"] = to_data(concept.artifact)
@@ -260,6 +329,8 @@ def project_view(project: Project) -> dict[str, Any]:
     if project.versions and measured.exists():
         view["measured"] = json.loads(measured.read_text())
     view["files"] = [{"name": name, "bytes": (out / name).stat().st_size} for name in OUTPUTS + ARTIFACTS if (out / name).exists()]
+    stems = sorted((out / "stems").glob("*.wav")) if project.options.get("stems") else []  # not those of an older run
+    view["stems"] = [{"name": p.name, "bytes": p.stat().st_size} for p in stems]
     return view
 
 
@@ -278,6 +349,65 @@ async def _version(space: Workspace, request: Request) -> Response:
     if not 1 <= n <= project.versions or not path.exists():
         raise KeyError(f"version {n}")
     return _send(path, request, download_name=f"{Path(project.name).stem}.v{n}.soundtrack.wav")
+
+
+def _timeline_choices(fps: float) -> list[dict[str, Any]]:
+    """Each timeline format with whether it can carry this video's rate (and why not)."""
+    try:
+        from ..export.timeline import check_format, require_otio
+
+        require_otio()
+    except NarrascoreError as exc:
+        return [{"format": fmt, "ok": False, "reason": str(exc)} for fmt in TIMELINES]
+    choices = []
+    for fmt in TIMELINES:
+        try:
+            check_format(fmt, fps)
+            choices.append({"format": fmt, "ok": True, "reason": ""})
+        except NarrascoreError as exc:
+            choices.append({"format": fmt, "ok": False, "reason": str(exc)})
+    return choices
+
+
+async def _stem(space: Workspace, request: Request) -> Response:
+    project = space.project(request.path_params["pid"])
+    name = request.path_params["name"]
+    path = project.out / "stems" / name
+    if "/" in name or not name.endswith(".wav") or not path.is_file():
+        raise KeyError(name)
+    return _send(path, request, download_name=f"{Path(project.name).stem}.stem.{name}")
+
+
+async def _preview(space: Workspace, request: Request) -> Response:
+    """The narrative curve the edited scenes would give (nothing is written): the page redraws with it while dragging."""
+    from ..pipeline import refresh_curve
+
+    project = space.project(request.path_params["pid"])
+    body = await _json(request)
+    scenes = parse_scene_edits(body.get("scenes"))
+
+    def derive() -> dict[str, Any]:
+        out = project.out
+        plan = edited_plan(read_artifact(NarrativePlan, out / NarrativePlan.FILENAME).artifact, scenes, None)
+        plan = refresh_curve(plan, read_artifact(Shots, out / Shots.FILENAME).artifact,
+                             read_artifact(AffectCurve, out / AffectCurve.FILENAME).artifact)
+        return {k: to_data(getattr(plan, k)) for k in ("times", "valence", "arousal", "climax_time")}
+
+    return JSONResponse(await run_in_threadpool(derive))
+
+
+async def _timeline(space: Workspace, request: Request) -> Response:
+    """The editor's timeline of the current version (``?format=fcp7|edl|otio|fcpx``), as an attachment."""
+    from ..export.timeline import export_timeline
+
+    project = space.project(request.path_params["pid"])
+    fmt = request.query_params.get("format", "fcp7")
+    if fmt not in TIMELINES:
+        raise OptionError(f"unknown timeline format {fmt!r}; available: {', '.join(TIMELINES)}")
+    if project.busy:
+        raise OptionError("a job is running on this video; export the timeline when it has finished")
+    path = await run_in_threadpool(lambda: export_timeline(project.out, fmt, stems=bool(project.options.get("stems"))))
+    return _send(path, request, download_name=f"{Path(project.name).stem}.timeline{TIMELINES[fmt]}")
 
 
 async def _original(space: Workspace, request: Request) -> Response:

@@ -1,7 +1,8 @@
 """What the page's plan editor changes, written the way a user editing the JSON by hand would.
 
-* scene edits (valence, arousal in [-1, 1], arc role) go into ``narrative.json``'s data while its
-  recorded fingerprint stays: the pipeline sees a hand edit, keeps it and re-derives the curve;
+* plan edits (each scene's start, end, valence, arousal in [-1, 1] and arc role, so boundaries move and
+  scenes split or merge; the ``events`` list) go into ``narrative.json``'s data while its recorded
+  fingerprint stays: the pipeline sees a hand edit, keeps it and re-derives the curve;
 * concept overrides (key, mode, tempo range in BPM) are applied to the concept the pipeline would
   conceive for the edited plan, style and seed, and written to ``concept.json`` with the fingerprint
   of the unedited concept, so it too counts as hand-edited and is kept by ``render``.
@@ -15,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ARC_ROLES, KEYS, MODES, AffectCurve, MusicConcept, NarrativePlan, Shots, fingerprint, read_artifact, save_artifact, to_data
+from ..artifacts import (ARC_ROLES, EVENT_KINDS, KEYS, MODES, AffectCurve, Event, MusicConcept, NarrativePlan, Scene, Shots,
+                         fingerprint, from_data, read_artifact, save_artifact, to_data, validate)
 from ..errors import ArtifactError, OptionError
 from ..fileio import write_json_atomic
 
@@ -24,32 +26,59 @@ CONCEPT_FIELDS = ("key", "mode", "tempo_min", "tempo_max")
 
 @dataclasses.dataclass(frozen=True)
 class SceneEdit:
-    """The editable part of one scene: valence and arousal in [-1, 1], arc role (one of ``ARC_ROLES``)."""
+    """The editable part of one scene: valence and arousal in [-1, 1], arc role (one of ``ARC_ROLES``),
+    and its span in seconds (None: the span of the plan's scene at the same index)."""
 
     valence: float
     arousal: float
     arc_role: str
+    start: float | None = None
+    end: float | None = None
+
+
+def _number(item: dict, name: str, where: str, lo: float, hi: float, *, optional: bool = False) -> float | None:
+    value = item.get(name)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise OptionError(f"{where}: {name} must be a number in [{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
 
 
 def parse_scene_edits(raw: Any) -> list[SceneEdit]:
     """Scene edits from the page's JSON; OptionError naming the scene and value at fault."""
-    if not isinstance(raw, list):
-        raise OptionError(f"scenes must be a list, got {type(raw).__name__}")
+    if not isinstance(raw, list) or not raw:
+        raise OptionError(f"scenes must be a non-empty list, got {raw!r:.40}")
     edits = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise OptionError(f"scene {i + 1}: expected an object, got {type(item).__name__}")
-        values = {}
-        for name in ("valence", "arousal"):
-            value = item.get(name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
-                raise OptionError(f"scene {i + 1}: {name} must be a number in [-1, 1], got {value!r}")
-            values[name] = float(value)
+        where = f"scene {i + 1}"
+        values = {name: _number(item, name, where, -1.0, 1.0) for name in ("valence", "arousal")}
+        span = {name: _number(item, name, where, 0.0, 1e7, optional=True) for name in ("start", "end")}
         role = item.get("arc_role")
         if role not in ARC_ROLES:
             raise OptionError(f"scene {i + 1}: arc role {role!r} is not one of {', '.join(ARC_ROLES)}")
-        edits.append(SceneEdit(arc_role=role, **values))
+        edits.append(SceneEdit(arc_role=role, **values, **span))
     return edits
+
+
+def parse_events(raw: Any) -> list[Event]:
+    """Events from the page's JSON: ``[{"time", "kind", "strength"}]``, sorted by time."""
+    if not isinstance(raw, list):
+        raise OptionError(f"events must be a list, got {type(raw).__name__}")
+    events = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise OptionError(f"event {i + 1}: expected an object, got {type(item).__name__}")
+        if item.get("kind") not in EVENT_KINDS:
+            raise OptionError(f"event {i + 1}: kind {item.get('kind')!r} is not one of {', '.join(EVENT_KINDS)}")
+        time = _number(item, "time", f"event {i + 1}", 0.0, 1e7)
+        strength = _number(item, "strength", f"event {i + 1}", 0.0, 1.0)
+        if not strength > 0:
+            raise OptionError(f"event {i + 1}: strength must lie in (0, 1], got {strength}")
+        events.append(Event(time=round(time, 6), kind=item["kind"], strength=round(strength, 6)))
+    return sorted(events, key=lambda e: e.time)
 
 
 def parse_concept_overrides(raw: Any) -> dict[str, Any]:
@@ -79,22 +108,45 @@ def parse_concept_overrides(raw: Any) -> dict[str, Any]:
     return out
 
 
-def edit_plan(out: Path, edits: Sequence[SceneEdit]) -> bool:
-    """Write ``edits`` into ``out/narrative.json`` as a hand edit; True when anything changed."""
+def edited_plan(plan: NarrativePlan, edits: Sequence[SceneEdit] | None, events: Sequence[Event] | None) -> NarrativePlan:
+    """``plan`` with the page's scenes and events (its curve not yet re-derived); OptionError when the
+    scenes do not tile the video. A scene keeps the caption and label of the plan's scene it starts in."""
+    scenes = plan.scenes
+    if edits is not None:
+        if any(e.start is None or e.end is None for e in edits) and len(edits) != len(plan.scenes):
+            raise OptionError(f"the plan has {len(plan.scenes)} scene(s), the edit names {len(edits)} without their times")
+        scenes = []
+        for i, edit in enumerate(edits):
+            start = edit.start if edit.start is not None else plan.scenes[i].start
+            end = edit.end if edit.end is not None else plan.scenes[i].end
+            origin = next((s for s in plan.scenes if s.start - 1e-6 <= start < s.end), plan.scenes[-1])
+            scenes.append(Scene(start=round(start, 6), end=round(end, 6), caption=origin.caption, valence=round(edit.valence, 6),
+                                arousal=round(edit.arousal, 6), label=origin.label, arc_role=edit.arc_role))
+        scenes = tuple(scenes)
+    new = dataclasses.replace(plan, scenes=scenes, events=tuple(events) if events is not None else plan.events)
+    try:
+        validate(new)
+    except ArtifactError as exc:
+        raise OptionError(f"the edited plan is not valid: {str(exc).replace('NarrativePlan.', '')}") from None
+    return new
+
+
+def edit_plan(out: Path, edits: Sequence[SceneEdit] | None, events: Sequence[Event] | None = None) -> bool:
+    """Write ``edits`` and ``events`` into ``out/narrative.json`` as a hand edit; True when anything changed.
+    Checked in full before the file is touched."""
     path = out / NarrativePlan.FILENAME
     plan = read_artifact(NarrativePlan, path).artifact  # validates the file first
-    if len(edits) != len(plan.scenes):
-        raise OptionError(f"the plan has {len(plan.scenes)} scene(s), the edit names {len(edits)}")
+    new = edited_plan(plan, edits, events)
     envelope = json.loads(path.read_text(encoding="utf-8"))
+    data = envelope["data"]
     changed = False
-    for scene, edit in zip(envelope["data"]["scenes"], edits):
-        for name in ("valence", "arousal", "arc_role"):
-            value = getattr(edit, name)
-            value = round(value, 6) if isinstance(value, float) else value
-            if scene[name] != value:
-                scene[name] = value
-                changed = True
+    for name in ("scenes", "events"):
+        value = to_data(getattr(new, name))
+        if data.get(name, []) != value:
+            data[name] = value
+            changed = True
     if changed:
+        from_data(NarrativePlan, data)  # the envelope still reads back
         write_json_atomic(path, envelope)  # data changed, fingerprint kept: a hand edit
         read_artifact(NarrativePlan, path)
     return changed

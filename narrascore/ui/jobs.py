@@ -2,14 +2,15 @@
 
 A *project* is one video and its output folder (``<workdir>/projects/<id>/out``); every browser tab
 that uploads a video gets its own, so two tabs never write to the same files. A *job* is one
-``pipeline.run`` over a project (a first score, or a re-render after edits), run on a worker thread
-while the page polls its stage progress through :class:`JobReporter`.
+``pipeline.run`` over a project (a first score, or a re-render after edits), run in a worker process
+(``narrascore.ui.worker``) while the page polls its stage progress through :class:`JobReporter`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import secrets
 import shutil
 import threading
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NarrascoreError, OptionError
+from ..errors import OptionError
 from ..fileio import ensure_writable_dir, write_json_atomic
 from ..progress import Advance
+from .worker import JobFailed, JobProcess
 
 VERSIONS = "versions"
 
@@ -55,23 +57,32 @@ class JobReporter:
 
     @contextlib.contextmanager
     def stage(self, name: str, total: float | None = None) -> Iterator[Advance]:
-        record = StageProgress(name=name, total=total if total else None)
         with self._lock:
-            self._stages.append(record)
-
-        def advance(done: float) -> None:
-            with self._lock:
-                record.done = float(done)
-
+            index = len(self._stages)
+        self.begin(index, name, total)
         try:
-            yield advance
+            yield lambda done: self.advance(index, done)
         except BaseException:
-            with self._lock:
-                record.state = "failed"
+            self.end(index, "failed")
             raise
+        self.end(index, "done")
+
+    # the same three steps, as a job in the worker process reports them (``worker.JobProcess``)
+    def begin(self, index: int, name: str, total: float | None) -> None:
         with self._lock:
-            record.state = "done"
-            record.done = record.total or record.done
+            while len(self._stages) <= index:
+                self._stages.append(StageProgress(name=name, total=total if total else None))
+
+    def advance(self, index: int, done: float) -> None:
+        with self._lock:
+            self._stages[index].done = float(done)
+
+    def end(self, index: int, state: str) -> None:
+        with self._lock:
+            record = self._stages[index]
+            record.state = state
+            if state == "done":
+                record.done = record.total or record.done
 
     def note(self, message: str) -> None:
         with self._lock:
@@ -128,13 +139,23 @@ class Project:
                                                        "overrides": self.overrides, "options": self.options,
                                                        "versions": self.versions})
 
+    def reload(self) -> None:
+        """Take what a job in the worker process saved (versions, options, overrides)."""
+        saved = _load_project(self.root / "project.json")
+        if saved is not None:
+            self.versions, self.options, self.overrides = saved.versions, saved.options, saved.overrides
+
     def public_message(self, message: str) -> str:
         """An error message with the server's copy of an upload named as the user knows it."""
         return message.replace(str(self.video), self.name) if self.video.is_relative_to(self.root) else message
 
 
 class Workspace:
-    """The projects and jobs of one running app, under ``workdir``; jobs run on ``workers`` threads."""
+    """The projects and jobs of one running app, under ``workdir``.
+
+    Jobs run in ``workers`` worker processes (``worker.JobProcess``: the SoundFont stays loaded there
+    between jobs and the server keeps answering); a thread of this process waits for each.
+    """
 
     def __init__(self, workdir: str | Path, *, workers: int = 1) -> None:
         self.root = ensure_writable_dir(workdir)
@@ -143,6 +164,9 @@ class Workspace:
         self._projects: dict[str, Project] = {}
         self._jobs: dict[str, Job] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="narrascore-job")
+        self._workers: queue.Queue[JobProcess] = queue.Queue()
+        for _ in range(workers):
+            self._workers.put(JobProcess())
         for saved in sorted(self.projects_dir.glob("*/project.json")):  # a restarted app finds its projects again
             project = _load_project(saved)
             if project is not None:
@@ -178,29 +202,33 @@ class Workspace:
             raise KeyError(jid)
         return job
 
-    def submit(self, project: Project, kind: str, work: Callable[[Project, JobReporter], None]) -> Job:
-        """Queue ``work(project, reporter)``; one job per project at a time (OptionError otherwise)."""
+    def submit(self, project: Project, kind: str, work: Callable[..., None], args: tuple = ()) -> Job:
+        """Queue ``work(project, *args, reporter=...)`` (a module-level function: it is sent to the worker
+        process); one job per project at a time (OptionError otherwise)."""
         with self._lock:
             if project.busy:
                 raise OptionError("this video is still being scored; wait for the running job to finish")
             project.busy = True
             job = Job(id=secrets.token_hex(6), project_id=project.id, kind=kind)
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, project, work)
+        self._pool.submit(self._run, job, project, work, args)
         return job
 
-    def _run(self, job: Job, project: Project, work: Callable[[Project, JobReporter], None]) -> None:
+    def _run(self, job: Job, project: Project, work: Callable[..., None], args: tuple) -> None:
         job.state = "running"
         job.started = time.time()
         try:
-            work(project, job.reporter)
+            process = self._workers.get()
+            try:
+                process.run(work, (project, *args), job.reporter)
+            finally:
+                self._workers.put(process)
+            project.reload()
             job.version = project.versions
             job.state = "done"
-        except NarrascoreError as exc:
+        except JobFailed as exc:
+            project.reload()
             job.error = project.public_message(str(exc))
-            job.state = "failed"
-        except Exception as exc:  # a bug: the page still gets one line, as the CLI would print
-            job.error = f"internal error: {type(exc).__name__}: {exc}"
             job.state = "failed"
         finally:
             job.finished = time.time()
@@ -209,6 +237,8 @@ class Workspace:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        while not self._workers.empty():
+            self._workers.get().close()
 
 
 def _load_project(path: Path) -> Project | None:

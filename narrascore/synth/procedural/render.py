@@ -99,14 +99,38 @@ def _unit(tracks, name: str | None = None) -> Unit:
 
 
 # --------------------------------------------------------------------------- one pass
+_loaded: dict[tuple[str, int, int], tuple] = {}  # the last SoundFont this process loaded (one entry)
+_loaded_lock = threading.Lock()
+
+
 def load_synth(soundfont: str | os.PathLike[str]):
-    tsf = require_tinysoundfont()
-    synth = tsf.Synth(samplerate=SAMPLE_RATE)
+    """A synthesizer with ``soundfont`` loaded: ``(synth, sfid)``.
+
+    The process keeps the last one (keyed by path, size and mtime, so a replaced file is loaded
+    again): loading an sf3 decodes its Vorbis samples under the GIL for seconds (3.3 s for MuseScore
+    General Lite, 8.3 s for Full), and a long-lived process such as the web page's job worker then pays
+    it once. Every pass starts with ``_reset``, so a reused synthesizer renders the same bytes.
+    """
+    path = Path(soundfont)
     try:
-        sfid = synth.sfload(str(soundfont), max_voices=MAX_VOICES)
-    except Exception as exc:  # tinysoundfont raises bare exceptions for corrupt files
-        raise DependencyError(f"{soundfont}: tinysoundfont cannot load this SoundFont ({exc})") from None
-    return synth, sfid
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    with _loaded_lock:
+        if key is not None and key in _loaded:
+            return _loaded[key]
+        tsf = require_tinysoundfont()
+        synth = tsf.Synth(samplerate=SAMPLE_RATE)
+        try:
+            sfid = synth.sfload(str(soundfont), max_voices=MAX_VOICES)
+        except Exception as exc:  # tinysoundfont raises bare exceptions for corrupt files
+            raise DependencyError(f"{soundfont}: tinysoundfont cannot load this SoundFont ({exc})") from None
+        loaded = (synth, sfid)
+        if key is not None:
+            _loaded.clear()
+            _loaded[key] = loaded
+        return loaded
 
 
 def render_unit(synth, sfid: int, unit: Unit, n_samples: int, emit) -> None:
