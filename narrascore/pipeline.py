@@ -536,7 +536,7 @@ def _run_locked(video: str | os.PathLike[str] | None, out_dir: str | os.PathLike
 def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool) -> Result:
     if from_artifacts:
         info, shots, affect, plan = _load_analysis(pipe.out)
-        _check_timeline(options, info, until)
+        _check_timeline(pipe.options, info, until)
         plan = refresh_curve(plan, shots, affect)
         info, video_path = pipe.bind_video(info, video)
     else:
@@ -544,7 +544,7 @@ def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool
             raise MediaError("no video given")
         video_path = video
         info = pipe.media(video_path)
-        _check_timeline(options, info, until)
+        _check_timeline(pipe.options, info, until)
         shots, affect = pipe.affect(video_path, info)
         plan = pipe.narrative(info, shots, affect)
     result = Result(out_dir=pipe.out, media=info, shots=shots, affect=affect, plan=plan)
@@ -554,11 +554,11 @@ def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool
     record = pipe.render(info, shots, plan, concept)
     produced = pipe.export(video_path, info, shots, plan, record)
     timeline = None
-    if options.timeline is not None:
+    if pipe.options.timeline is not None:
         from .export.timeline import export_timeline
 
         with pipe.reporter.stage("timeline"):
-            timeline = export_timeline(pipe.out, options.timeline, stems=options.stems)
+            timeline = export_timeline(pipe.out, pipe.options.timeline, stems=pipe.options.stems)
     return dataclasses.replace(
         result, concept=concept, soundtrack=produced["soundtrack"], video=produced["video"], midi=produced.get("midi"),
         figure=produced["figure"], stems=produced["stems"], loudness=produced.get("loudness"), reused=tuple(pipe.reused),
