@@ -98,23 +98,26 @@ from narrascore.evaluate.listeners import get_listener
 listener = get_listener(sys.argv[1])
 t0 = time.perf_counter()
 curve = listener.hear(sys.argv[2])
-print(time.perf_counter() - t0, curve.times.size)
+seconds = time.perf_counter() - t0
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]  # kB, since exec
+print(seconds, curve.times.size, hwm)
 """
 
 
 def run_child(listener: str, audio: Path) -> tuple[float, float]:
-    """(seconds hearing, peak RSS in MiB) of one process that hears ``audio``."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, listener, str(audio)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read() if proc.stdout else ""
-    if status != 0:
-        raise RuntimeError(f"{listener} on {audio} failed")
-    return float(out.split()[0]), usage.ru_maxrss / 1024
+    """(seconds hearing, peak RSS in MiB) of one process that hears ``audio``; the peak is the child's own
+    VmHWM (``ru_maxrss`` would carry the forking parent's peak across exec)."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, listener, str(audio)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{listener} on {audio} failed: {proc.stderr[-300:]}")
+    seconds, _n, hwm_kb = proc.stdout.split()[-3:]
+    return float(seconds), int(hwm_kb) / 1024
 
 
 def main() -> int:
     ap = bl.parser(__doc__)
+    ap.add_argument("--only-speed", action="store_true", help="skip the alignment table")
     args = ap.parse_args()
     from narrascore.evaluate.listeners import vibenet_installed
 
@@ -124,7 +127,7 @@ def main() -> int:
     work = Path(os.environ.get("NARRASCORE_BENCH_CACHE", "/work/bench-cache")) / "listeners"
     work.mkdir(parents=True, exist_ok=True)
     folders = scored_videos(work, args.quick)
-    rows, data = alignment_table(folders)
+    rows, data = ([], {}) if args.only_speed else alignment_table(folders)
     header = ["video", "soundtrack", "VibeNet valence r / MAE", "VibeNet arousal r / MAE",
               "descriptors valence r / MAE", "descriptors arousal r / MAE"]
 

@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", default=",".join(f"{w:g}" for w in WINDOWS), help="VibeNet window lengths to compare (s)")
     ap.add_argument("--no-descriptors", action="store_true", help="only the pretrained listener")
     ap.add_argument("--only-build", action="store_true", help="only the time-resolved build track")
+    ap.add_argument("--build-among", choices=("all", "arousal-high"), default="all",
+                    help="where the build track is looked for (arousal-high: among the combat tracks)")
     ap.add_argument("--no-build", action="store_true", help="skip the time-resolved build track")
     ap.add_argument("--json", help="write the per-track means and the scores here")
     args = ap.parse_args(argv)
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps({"listeners": results}, indent=2))
         return 0
-    track, lufs = build_track(folder, names)
+    track, lufs = build_track(folder, list(AROUSAL_HIGH) if args.build_among == "arousal-high" else names)
     print(f"\nbuild track: {track} (loudness first 15 s {np.median(lufs[:15]):.1f} LUFS, next 30 s {np.median(lufs[15:45]):.1f} LUFS)")
     build: dict[str, dict] = {"track": {"name": track, "lufs": lufs[:60].round(2).tolist()}}
     from narrascore.evaluate.listeners import VIBENET_WINDOW_S
