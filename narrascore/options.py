@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .errors import OptionError
 
 STYLES = ("auto", "orchestral", "piano", "ambient", "electronic", "rock")
+ANCHORS = ("vlm", "llm", "rules")  # who writes the Global Semantic Anchor (None: a model when one is configured)
+PRECISIONS = ("fp32", "bf16", "int8")  # MusicGen decoder arithmetic (synth/musicgen/precision.py)
 LOUDNESS_RANGE = (-40.0, -5.0)
 
 
@@ -21,7 +23,10 @@ class ScoreOptions:
     fast_decode: skip non-reference frames in the first decoding pass (cuts are refined exactly).
     Neural path (docs/neural-sensing.md): vlm: local VLM folder, hub id or "debug"; or endpoint
     (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
-    the VLM sees (Hz). llm / llm_endpoint + llm_model: the reasoner's model (default: the VLM's).
+    the VLM sees (Hz); vlm_context: consecutive frames per VLM request. llm / llm_endpoint + llm_model:
+    the reasoner's model (default: the VLM's). anchor: who writes the Global Semantic Anchor ("vlm",
+    "llm", "rules"; None: the VLM when one is configured, else the LLM when one is, else the rules). precision: MusicGen's decoder
+    arithmetic ("fp32", "bf16", "int8").
     """
 
     sensor: str = "heuristic"
@@ -43,14 +48,17 @@ class ScoreOptions:
     adapter: str | None = None
     window_seconds: float = 30.0
     overlap_seconds: float = 10.0
+    precision: str = "fp32"
     vlm: str | None = None
     endpoint: str | None = None
     vlm_model: str | None = None
     vlm_head: str | None = None
     vlm_hz: float = 1.0
+    vlm_context: int = 1
     llm: str | None = None
     llm_endpoint: str | None = None
     llm_model: str | None = None
+    anchor: str | None = None
 
     def __post_init__(self) -> None:
         self._check_neural()
@@ -68,6 +76,10 @@ class ScoreOptions:
             raise OptionError(f"mix_original must lie within 0..60 dB below the music, got {self.mix_original}")
         if (self.model is not None or self.adapter is not None) and self.synth != "musicgen":
             raise OptionError(f"model and adapter go with synth 'musicgen', not {self.synth!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"unknown precision {self.precision!r}; available: {', '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.synth != "musicgen":
+            raise OptionError(f"precision {self.precision} goes with synth 'musicgen', not {self.synth!r}")
         if not 1 <= self.window_seconds <= 300:
             raise OptionError(f"window_seconds must lie within 1..300 seconds, got {self.window_seconds}")
         if not 0 <= self.overlap_seconds < self.window_seconds / 2:
@@ -79,6 +91,14 @@ class ScoreOptions:
     def _check_neural(self) -> None:
         if not 0.05 <= self.vlm_hz <= 4:
             raise OptionError(f"vlm_hz must lie within 0.05..4 frames per second, got {self.vlm_hz}")
+        if not 1 <= self.vlm_context <= 64:
+            raise OptionError(f"vlm_context must lie within 1..64 frames per request, got {self.vlm_context}")
+        if self.anchor is not None and self.anchor not in ANCHORS:
+            raise OptionError(f"unknown anchor {self.anchor!r}; available: {', '.join(ANCHORS)}")
+        if self.anchor == "vlm" and self.vlm is None and self.endpoint is None:
+            raise OptionError("anchor 'vlm' needs a vision-language model: vlm (a folder, hub id or 'debug') or endpoint + vlm_model")
+        if self.anchor == "llm" and self.llm_source() is None:
+            raise OptionError("anchor 'llm' needs a model: llm, llm_endpoint + llm_model, or a vlm/endpoint to share")
         for name in ("endpoint", "llm_endpoint"):
             url = getattr(self, name)
             if url is not None and not url.startswith(("http://", "https://")):
@@ -110,8 +130,19 @@ class ScoreOptions:
         """What the chosen synthesizer's factory takes beyond its name."""
         if self.synth != "musicgen":
             return {}
-        return {"model": self.model, "adapter": self.adapter, "window_seconds": self.window_seconds,
-                "overlap_seconds": self.overlap_seconds}
+        kwargs: dict[str, object] = {"model": self.model, "adapter": self.adapter, "window_seconds": self.window_seconds,
+                                     "overlap_seconds": self.overlap_seconds}
+        if self.precision != "fp32":  # fp32 keeps the render keys of earlier runs
+            kwargs["precision"] = self.precision
+        return kwargs
+
+    def anchor_source(self) -> str:
+        """Who writes the anchor: ``anchor`` if given, else the VLM when one is configured, else the rules."""
+        if self.anchor is not None:
+            return self.anchor
+        if self.vlm is not None or self.endpoint is not None:
+            return "vlm"
+        return "llm" if (self.llm is not None or self.llm_endpoint is not None) else "rules"
 
     def replace(self, **changes: object) -> "ScoreOptions":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
