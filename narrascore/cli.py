@@ -93,6 +93,7 @@ VLM_HEAD = typer.Option(None, "--vlm-head", help="Folder of a head trained with 
 VLM_HZ = typer.Option(1.0, "--vlm-hz", help="Frames per second the VLM sees (plus one keyframe per shot).")
 VLM_CONTEXT = typer.Option(1, "--vlm-context", help="Consecutive frames per VLM request, each after its 'Time: t s' marker (windows overlap by one frame).")
 ANCHOR = typer.Option(None, "--anchor", help="Who writes the music's Global Semantic Anchor: vlm, llm or rules (default: the model when one is configured, else the rules).")
+ANCHOR_FRAMES = typer.Option(8, "--anchor-frames", help="Keyframes (one per scene) the VLM sees to write the anchor.")
 LLM = typer.Option(None, "--llm", help="Local language model for --reasoner llm: a folder, a hub id, or 'debug' (default: the VLM).")
 LLM_ENDPOINT = typer.Option(None, "--llm-endpoint", help="OpenAI-compatible server for --reasoner llm (default: --endpoint).")
 LLM_MODEL = typer.Option(None, "--llm-model", help="Model name the --llm-endpoint server knows (default: --vlm-model).")
@@ -127,7 +128,7 @@ def score(
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
     model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
     overlap_seconds: float = OVERLAP, precision: str = PRECISION, vlm_context: int = VLM_CONTEXT,
-    anchor: Optional[str] = ANCHOR,
+    anchor: Optional[str] = ANCHOR, anchor_frames: int = ANCHOR_FRAMES,
 ) -> None:
     """Write soundtrack.wav, scored.mp4, score.mid, figure.png and the artifacts for VIDEO."""
     from .pipeline import run
@@ -139,7 +140,8 @@ def score(
                            soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
-                           overlap_seconds=overlap_seconds, precision=precision, vlm_context=vlm_context, anchor=anchor)
+                           overlap_seconds=overlap_seconds, precision=precision, vlm_context=vlm_context, anchor=anchor,
+                           anchor_frames=anchor_frames)
         result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
 

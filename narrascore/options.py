@@ -25,7 +25,8 @@ class ScoreOptions:
     (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
     the VLM sees (Hz); vlm_context: consecutive frames per VLM request. llm / llm_endpoint + llm_model:
     the reasoner's model (default: the VLM's). anchor: who writes the Global Semantic Anchor ("vlm",
-    "llm", "rules"; None: the VLM when one is configured, else the LLM when one is, else the rules). precision: MusicGen's decoder
+    "llm", "rules"; None: the VLM when one is configured, else the LLM when one is, else the rules); anchor_frames:
+    keyframes (one per scene) the VLM sees for the anchor. precision: MusicGen's decoder
     arithmetic ("fp32", "bf16", "int8").
     """
 
@@ -59,6 +60,7 @@ class ScoreOptions:
     llm_endpoint: str | None = None
     llm_model: str | None = None
     anchor: str | None = None
+    anchor_frames: int = 8
 
     def __post_init__(self) -> None:
         self._check_neural()
@@ -93,6 +95,8 @@ class ScoreOptions:
             raise OptionError(f"vlm_hz must lie within 0.05..4 frames per second, got {self.vlm_hz}")
         if not 1 <= self.vlm_context <= 64:
             raise OptionError(f"vlm_context must lie within 1..64 frames per request, got {self.vlm_context}")
+        if not 1 <= self.anchor_frames <= 32:
+            raise OptionError(f"anchor_frames must lie within 1..32 keyframes, got {self.anchor_frames}")
         if self.anchor is not None and self.anchor not in ANCHORS:
             raise OptionError(f"unknown anchor {self.anchor!r}; available: {', '.join(ANCHORS)}")
         if self.anchor == "vlm" and self.vlm is None and self.endpoint is None:
