@@ -26,7 +26,8 @@ from ..artifacts import MediaInfo, NarrativePlan
 from ..errors import OptionError
 from ..fileio import write_text_atomic
 from ..prompts import load_prompt, split_image
-from ..sense.client import ChatRequest, ModelClient, open_client
+from ..sense.chat import ChatRequest, ModelClient
+from ..sense.models import open_client
 from .anchor import read_anchor
 
 _log = logging.getLogger(__name__)

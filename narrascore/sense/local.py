@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DependencyError, OptionError
-from .client import ChatRequest
+from .chat import ChatRequest
 
 NEURAL_HINT = "pip install 'narrascore[neural]'"
 DEBUG = "debug"

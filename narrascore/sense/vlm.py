@@ -42,7 +42,8 @@ from ..fileio import write_json_atomic, write_text_atomic
 from ..prompts import load_prompt, split_image
 from . import SENSORS, SensingInput
 from .answers import read_affect
-from .client import ChatRequest, ModelClient, open_client
+from .chat import ChatRequest, ModelClient
+from .models import open_client
 
 _log = logging.getLogger(__name__)
 KEYFRAME_DELAY = 0.2  # s after a cut: past any transition frame, still the new shot's opening
