@@ -92,6 +92,7 @@ VLM_MODEL = typer.Option(None, "--vlm-model", help="Model name the --endpoint se
 VLM_HEAD = typer.Option(None, "--vlm-head", help="Folder of a head trained with `narrascore train-sensor` (local --vlm only).")
 VLM_HZ = typer.Option(1.0, "--vlm-hz", help="Frames per second the VLM sees (plus one keyframe per shot).")
 VLM_CONTEXT = typer.Option(1, "--vlm-context", help="Consecutive frames per VLM request, each after its 'Time: t s' marker (windows overlap by one frame).")
+VLM_MAX_LEN = typer.Option(None, "--vlm-max-len", help="Context length (tokens) of the --endpoint model, to check --vlm-context against before any request.")
 ANCHOR = typer.Option(None, "--anchor", help="Who writes the music's Global Semantic Anchor: vlm, llm or rules (default: the model when one is configured, else the rules).")
 ANCHOR_FRAMES = typer.Option(8, "--anchor-frames", help="Keyframes (one per scene) the VLM sees to write the anchor.")
 LLM = typer.Option(None, "--llm", help="Local language model for --reasoner llm: a folder, a hub id, or 'debug' (default: the VLM).")
@@ -128,7 +129,7 @@ def score(
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
     model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
     overlap_seconds: float = OVERLAP, precision: str = PRECISION, vlm_context: int = VLM_CONTEXT,
-    anchor: Optional[str] = ANCHOR, anchor_frames: int = ANCHOR_FRAMES,
+    vlm_max_len: Optional[int] = VLM_MAX_LEN, anchor: Optional[str] = ANCHOR, anchor_frames: int = ANCHOR_FRAMES,
 ) -> None:
     """Write soundtrack.wav, scored.mp4, score.mid, figure.png and the artifacts for VIDEO."""
     from .pipeline import run
@@ -140,7 +141,7 @@ def score(
                            soundfont=soundfont, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
-                           overlap_seconds=overlap_seconds, precision=precision, vlm_context=vlm_context, anchor=anchor,
+                           overlap_seconds=overlap_seconds, precision=precision, vlm_context=vlm_context, vlm_max_len=vlm_max_len, anchor=anchor,
                            anchor_frames=anchor_frames)
         result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()))
         _summary(result)
@@ -156,6 +157,7 @@ def analyze(
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL, vlm_context: int = VLM_CONTEXT,
+    vlm_max_len: Optional[int] = VLM_MAX_LEN,
 ) -> None:
     """Stop after the narrative: write media.json, shots.json, affect.json and narrative.json to edit."""
     from .pipeline import run
@@ -164,7 +166,8 @@ def analyze(
     def action() -> None:
         options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, vlm=vlm,
                            endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
-                           llm_endpoint=llm_endpoint, llm_model=llm_model, vlm_context=vlm_context)
+                           llm_endpoint=llm_endpoint, llm_model=llm_model, vlm_context=vlm_context,
+                           vlm_max_len=vlm_max_len)
         result = run(video, out or _default_out(video), options, until="narrative",
                      reporter=default_reporter(progress and sys.stderr.isatty()))
         plan = result.plan

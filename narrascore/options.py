@@ -23,7 +23,7 @@ class ScoreOptions:
     fast_decode: skip non-reference frames in the first decoding pass (cuts are refined exactly).
     Neural path (docs/neural-sensing.md): vlm: local VLM folder, hub id or "debug"; or endpoint
     (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
-    the VLM sees (Hz); vlm_context: consecutive frames per VLM request. llm / llm_endpoint + llm_model:
+    the VLM sees (Hz); vlm_context: consecutive frames per VLM request; vlm_max_len: a served VLM's context (tokens). llm / llm_endpoint + llm_model:
     the reasoner's model (default: the VLM's). anchor: who writes the Global Semantic Anchor ("vlm",
     "llm", "rules"; None: the VLM when one is configured, else the LLM when one is, else the rules); anchor_frames:
     keyframes (one per scene) the VLM sees for the anchor. precision: MusicGen's decoder
@@ -56,6 +56,7 @@ class ScoreOptions:
     vlm_head: str | None = None
     vlm_hz: float = 1.0
     vlm_context: int = 1
+    vlm_max_len: int | None = None
     llm: str | None = None
     llm_endpoint: str | None = None
     llm_model: str | None = None
@@ -97,6 +98,8 @@ class ScoreOptions:
             raise OptionError(f"vlm_context must lie within 1..64 frames per request, got {self.vlm_context}")
         if not 1 <= self.anchor_frames <= 32:
             raise OptionError(f"anchor_frames must lie within 1..32 keyframes, got {self.anchor_frames}")
+        if self.vlm_max_len is not None and not 256 <= self.vlm_max_len <= 10_000_000:
+            raise OptionError(f"vlm_max_len must lie within 256..10000000 tokens, got {self.vlm_max_len}")
         if self.anchor is not None and self.anchor not in ANCHORS:
             raise OptionError(f"unknown anchor {self.anchor!r}; available: {', '.join(ANCHORS)}")
         if self.anchor == "vlm" and self.vlm is None and self.endpoint is None:

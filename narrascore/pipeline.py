@@ -187,6 +187,8 @@ class Pipeline:
         if "vlm" in self.options.sensor.split("+"):
             neural = {"vlm": _neural_stamp(self.options, "vlm", "endpoint", "vlm_model", "vlm_head", "vlm_hz"),
                       "prompts": _prompt_versions("vlm_frame", "json_retry")}
+            if self.options.vlm_context > 1:  # one frame per request keeps the keys of earlier runs
+                neural.update(vlm_context=self.options.vlm_context, clip=_prompt_versions("vlm_clip"))
         return stage_key(
             "affect", media=info.content_hash, shots=fingerprint(shots), sensor=self.options.sensor,
             hop=self.options.hop, sample_hz=self.options.sample_hz, subtitles=_subtitle_stamp(info), **neural,
@@ -196,6 +198,7 @@ class Pipeline:
         """Constructor options of the sensors that take any (the VLM: its model, cache and logs)."""
         o = self.options
         return {"vlm": dict(vlm=o.vlm, endpoint=o.endpoint, vlm_model=o.vlm_model, vlm_head=o.vlm_head, vlm_hz=o.vlm_hz,
+                            vlm_context=o.vlm_context, vlm_max_len=o.vlm_max_len,
                             cache_dir=self.work, frames_path=self.out / VLM_FRAMES, prompt_dir=self.out / PROMPT_DIR)}
 
     def reasoner_options(self, info: MediaInfo) -> dict[str, Any]:
