@@ -1,7 +1,7 @@
 """MusicGen decoding on the CPU at fp32, bf16 and int8 (musicgen-small's architecture, random weights).
 
     python benchmarks/bench_precision.py [--steps 500] [--size small|mid] [--generate-seconds 3] [--threads 1]
-                                         [--json PATH]
+                                         [--json PATH] [--quick]
 
 For each of bf16 and int8: a second copy of the same random model (same seed, so the same weights) is
 converted (``narrascore.synth.musicgen.precision.apply_precision``) and both decoders run ``--steps``
@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generate-seconds", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None)
+    p.add_argument("--quick", action="store_true", help="smoke test: the mid-size decoder, 30 steps, no generate")
     args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.steps, args.generate_seconds = "mid", 30, 0.0
     import torch
 
     from narrascore.synth.musicgen.precision import agreement, apply_precision
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     rss0 = rss_mib()
     reference = build(args.size)
     trim()
-    result: dict = {"name": "precision", "cpu": flags, "threads": args.threads, "size": args.size, "steps": args.steps,
+    result: dict = {"name": "precision", "title": "MusicGen decoding at fp32, bf16 and int8 (CPU)", "cpu": flags, "threads": args.threads, "size": args.size, "steps": args.steps,
                     "torch": torch.__version__, "rss_fp32_mib": rss_mib() - rss0, "variants": {}}
     say(f"fp32 model: {sum(p.numel() for p in reference.parameters()) / 1e6:.0f} M parameters, RSS +{result['rss_fp32_mib']:.0f} MiB")
     if args.generate_seconds > 0:
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": f"{best[0]} {best[1]['speedup']:.2f}x" if best else "",
         "target": ">= 0.25x real time with the fastest option",
     }
+    result["headline"] = "decoding steps/s against fp32 (interleaved, median): " + result["summary"]["ours"]
     result["printed"] = "\n".join(printed)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
