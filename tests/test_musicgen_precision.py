@@ -3,8 +3,6 @@ static KV cache, the agreement measure against fp32, the options and the `precis
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -130,12 +128,13 @@ def test_int8_render_is_keyed_apart_and_deterministic(fresh, tmp_path):
     assert mixes[1][1] == mixes[2][1]
 
 
-def test_precision_check_command_prints_the_agreement(model_cache):
-    cli = subprocess.run([sys.executable, "-m", "narrascore.cli", "precision-check", "--model", "debug", "--steps", "10",
-                          "--precision", "int8"], capture_output=True, text=True,
-                         env={**os.environ, "NARRASCORE_CACHE": str(model_cache)})
-    assert cli.returncode == 0, cli.stderr
-    assert "int8: mean KL" in cli.stdout and "top-1 agreement" in cli.stdout and "x fp32" in cli.stdout
-    bad = subprocess.run([sys.executable, "-m", "narrascore.cli", "precision-check", "--model", "debug", "--precision", "fp8"],
-                         capture_output=True, text=True, env={**os.environ, "NARRASCORE_CACHE": str(model_cache)})
-    assert bad.returncode == OptionError.exit_code and "unknown precision 'fp8'" in bad.stderr
+def test_precision_check_command_prints_the_agreement(fresh):
+    from typer.testing import CliRunner
+
+    from narrascore.cli import app
+
+    got = CliRunner().invoke(app, ["precision-check", "--model", "debug", "--steps", "10", "--precision", "int8"])
+    assert got.exit_code == 0, got.output
+    assert "int8: mean KL" in got.output and "top-1 agreement" in got.output and "x fp32" in got.output
+    bad = CliRunner().invoke(app, ["precision-check", "--model", "debug", "--precision", "fp8"])
+    assert bad.exit_code == OptionError.exit_code and "unknown precision 'fp8'" in bad.output
