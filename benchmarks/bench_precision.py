@@ -1,7 +1,7 @@
 """MusicGen decoding on the CPU at fp32, bf16 and int8 (musicgen-small's architecture, random weights).
 
     python benchmarks/bench_precision.py [--steps 500] [--size small|mid] [--generate-seconds 3] [--threads 1]
-                                         [--json PATH] [--quick]
+                                         [--cache-steps N [--compile]] [--json PATH] [--quick]
 
 For each of bf16 and int8: a second copy of the same random model (same seed, so the same weights) is
 converted (``narrascore.synth.musicgen.precision.apply_precision``) and both decoders run ``--steps``
@@ -11,6 +11,8 @@ the guided next-token distributions are compared (mean KL(fp32 || candidate), to
 Memory: RSS growth of building each converted copy (after ``malloc_trim``) and the process's peak.
 With ``--generate-seconds``: wall time of ``generate`` (guidance 3, top-k 250) of that much audio at
 each precision, the real time factor end to end. The CPU's AVX-512 / AMX / BF16 flags are printed.
+With ``--cache-steps N``: fp32 steps with a pre-allocated static KV cache against the dynamic one (and,
+with ``--compile``, after ``torch.compile`` of each decoder layer), to see whether either helps here.
 ``--size mid`` is a half-size decoder (12 layers of width 768) for a quicker run.
 """
 
@@ -86,6 +88,52 @@ def generate_rtf(model, seconds: float) -> dict:
     return {"audio_s": got, "wall_s": wall, "rtf": got / wall}
 
 
+def step_times(model, steps: int, *, static: bool = False, decoder=None) -> tuple[float, object, float]:
+    """Median time (s) of cached fp32 decoding steps (CFG batch 2, random tokens), the logits, and the total time."""
+    import statistics
+
+    import torch
+    from transformers import DynamicCache, EncoderDecoderCache, StaticCache
+
+    dec = model.config.decoder
+    k = dec.num_codebooks
+    ids = torch.randint(0, dec.vocab_size, (2 * k, steps), generator=torch.Generator().manual_seed(0))
+    states = torch.randn(2, 12, dec.hidden_size, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(2, 12, dtype=torch.long)
+    cache = EncoderDecoderCache(StaticCache(config=dec, max_cache_len=1504), DynamicCache(config=dec)) if static else None
+    run = decoder or model.decoder
+    times, logits = [], []
+    with torch.inference_mode():
+        for i in range(steps):
+            t0 = time.perf_counter()
+            out = run(input_ids=ids[:, i:i + 1], encoder_hidden_states=states, encoder_attention_mask=mask, cache=cache, use_cache=True)
+            times.append(time.perf_counter() - t0)
+            cache = out.cache
+            logits.append(out.logits[:, -1].float())
+    return statistics.median(times[min(10, steps // 4):]), torch.stack(logits), sum(times)
+
+
+def cache_and_compile(model, steps: int, say, compile_layers: bool) -> dict:
+    """A static (pre-allocated 1,504-position) KV cache against the dynamic one, and per-layer torch.compile."""
+    out: dict = {}
+    for round_ in range(2):
+        dyn, ref, _ = step_times(model, steps)
+        sta, got, _ = step_times(model, steps, static=True)
+        out[f"round{round_}"] = {"dynamic_ms": dyn * 1e3, "static_ms": sta * 1e3, "max_diff": float((ref - got).abs().max())}
+        say(f"fp32 step, dynamic cache {dyn * 1e3:.1f} ms, static cache (1504) {sta * 1e3:.1f} ms, logits differ by {out[f'round{round_}']['max_diff']:.1e}")
+    if compile_layers:
+        eager, ref, _ = step_times(model, steps)
+        for layer in model.decoder.model.decoder.layers:  # hooks (the adapter's) stay outside the compiled code
+            layer.compile(dynamic=True)
+        first, got, total = step_times(model, steps)
+        again, _, _ = step_times(model, steps)
+        out["compile"] = {"eager_ms": eager * 1e3, "first_pass_s": total, "compiled_ms": again * 1e3,
+                          "max_diff": float((ref - got).abs().max())}
+        say(f"per-layer torch.compile: first pass {total:.0f} s (compiling), then {again * 1e3:.1f} ms per step against "
+            f"eager {eager * 1e3:.1f} ms; logits differ by {out['compile']['max_diff']:.1e}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=500)
@@ -94,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generate-seconds", type=float, default=0.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None)
+    p.add_argument("--cache-steps", type=int, default=0, help="also time a static KV cache against the dynamic one (steps; 0: skip)")
+    p.add_argument("--compile", action="store_true", help="with --cache-steps: also per-layer torch.compile (slow to compile)")
     p.add_argument("--quick", action="store_true", help="smoke test: the mid-size decoder, 30 steps, no generate")
     args = p.parse_args(argv)
     if args.quick:
@@ -122,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.generate_seconds > 0:
         result["generate_fp32"] = generate_rtf(reference, args.generate_seconds)
         say(f"fp32 generate {result['generate_fp32']['audio_s']:.2f} s of audio: {result['generate_fp32']['rtf']:.3f}x real time")
+    if args.cache_steps > 0:
+        result["cache_and_compile"] = cache_and_compile(reference, args.cache_steps, say, args.compile)
     fr = reference.config.audio_encoder.frame_rate
     for name in [x.strip() for x in args.precisions.split(",") if x.strip()]:
         before = rss_mib()
