@@ -197,6 +197,27 @@ class Cue:
     scene_index: int | None = None
 
 
+ANCHOR_FIELDS = ("genre", "instrumentation", "atmosphere", "pacing")
+ANCHOR_WRITERS = ("rules", "model", "user")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The Global Semantic Anchor's four fields and who wrote each (``written_by``: field -> rules, model, user).
+
+    ``model`` names the model and prompt that wrote the model fields; ``checks`` holds a short hash of
+    each field (and of the prompt) as written, so a field edited by hand in concept.json is seen as the user's.
+    """
+
+    genre: str = ""
+    instrumentation: str = ""
+    atmosphere: str = ""
+    pacing: str = ""
+    written_by: dict[str, str] = field(default_factory=dict)
+    model: str = ""
+    checks: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class MusicConcept:
     """One musical idea for the whole video: the Global Semantic Anchor plus a cue plan (``concept.json``)."""
@@ -215,6 +236,7 @@ class MusicConcept:
     beats_per_bar: int
     seed: int
     cues: tuple[Cue, ...]
+    anchor: Anchor = field(default_factory=Anchor)  # older concept.json files have none: empty fields
 
 
 A = TypeVar("A")
@@ -466,6 +488,10 @@ def validate(artifact: Any) -> None:
             raise ArtifactError(f"MusicConcept.beats_per_bar {artifact.beats_per_bar} is not one of 2, 3, 4, 6")
         if not artifact.cues:
             raise ArtifactError("MusicConcept.cues is empty")
+        for name, writer in artifact.anchor.written_by.items():
+            if name not in ANCHOR_FIELDS or writer not in ANCHOR_WRITERS:
+                raise ArtifactError(f"MusicConcept.anchor.written_by: {name!r}: {writer!r} must be one of "
+                                    f"{', '.join(ANCHOR_FIELDS)} written by one of {', '.join(ANCHOR_WRITERS)}")
         for i, cue in enumerate(artifact.cues):
             where = f"MusicConcept.cues[{i}]"
             if cue.key not in KEYS:

@@ -99,11 +99,16 @@ MODEL = typer.Option(None, "--model", help="MusicGen for --synth musicgen: a fol
 ADAPTER = typer.Option(None, "--adapter", help="Folder of a Token-Level Affective Adapter for --synth musicgen (adapter.json + adapter.safetensors).")
 WINDOW = typer.Option(30.0, "--window-seconds", help="Length of each MusicGen generation window in seconds (--synth musicgen).")
 OVERLAP = typer.Option(10.0, "--overlap-seconds", help="Overlap of consecutive windows in seconds: the prompt and the crossfade (--synth musicgen).")
+PRECISION = typer.Option("fp32", "--precision", help="MusicGen decoder arithmetic on the CPU: fp32, bf16 or int8 (--synth musicgen; check with `narrascore precision-check`).")
 VLM = typer.Option(None, "--vlm", help="Local vision-language model for --sensor vlm: a folder, a hub id, or 'debug' (tiny, random).")
 ENDPOINT = typer.Option(None, "--endpoint", help="OpenAI-compatible server for --sensor vlm (e.g. http://localhost:11434/v1); key from NARRASCORE_API_KEY.")
 VLM_MODEL = typer.Option(None, "--vlm-model", help="Model name the --endpoint server knows.")
 VLM_HEAD = typer.Option(None, "--vlm-head", help="Folder of a head trained with `narrascore train-sensor` (local --vlm only).")
 VLM_HZ = typer.Option(1.0, "--vlm-hz", help="Frames per second the VLM sees (plus one keyframe per shot).")
+VLM_CONTEXT = typer.Option(1, "--vlm-context", help="Consecutive frames per VLM request, each after its 'Time: t s' marker (windows overlap by one frame).")
+VLM_MAX_LEN = typer.Option(None, "--vlm-max-len", help="Context length (tokens) of the --endpoint model, to check --vlm-context against before any request.")
+ANCHOR = typer.Option(None, "--anchor", help="Who writes the music's Global Semantic Anchor: vlm, llm or rules (default: the model when one is configured, else the rules).")
+ANCHOR_FRAMES = typer.Option(8, "--anchor-frames", help="Keyframes (one per scene) the VLM sees to write the anchor.")
 LLM = typer.Option(None, "--llm", help="Local language model for --reasoner llm: a folder, a hub id, or 'debug' (default: the VLM).")
 LLM_ENDPOINT = typer.Option(None, "--llm-endpoint", help="OpenAI-compatible server for --reasoner llm (default: --endpoint).")
 LLM_MODEL = typer.Option(None, "--llm-model", help="Model name the --llm-endpoint server knows (default: --vlm-model).")
@@ -143,7 +148,8 @@ def score(
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
     llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
     model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
-    overlap_seconds: float = OVERLAP,
+    overlap_seconds: float = OVERLAP, precision: str = PRECISION, vlm_context: int = VLM_CONTEXT,
+    vlm_max_len: Optional[int] = VLM_MAX_LEN, anchor: Optional[str] = ANCHOR, anchor_frames: int = ANCHOR_FRAMES,
 ) -> None:
     """Write soundtrack.wav, scored.mp4, score.mid, figure.png and the artifacts for VIDEO."""
     from .pipeline import run
@@ -156,7 +162,8 @@ def score(
                            vlm=vlm, endpoint=endpoint,
                            vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm, llm_endpoint=llm_endpoint,
                            llm_model=llm_model, model=model, adapter=adapter, window_seconds=window_seconds,
-                           overlap_seconds=overlap_seconds)
+                           overlap_seconds=overlap_seconds, precision=precision, vlm_context=vlm_context, vlm_max_len=vlm_max_len, anchor=anchor,
+                           anchor_frames=anchor_frames)
         result = run(video, out or _default_out(video), options, reporter=default_reporter(progress and sys.stderr.isatty()),
                      wait=wait)
         _summary(result)
@@ -171,7 +178,8 @@ def analyze(
     sample_hz: float = SAMPLE_HZ, force: bool = FORCE, strict: bool = STRICT, progress: bool = PROGRESS, wait: bool = WAIT,
     vlm: Optional[str] = VLM, endpoint: Optional[str] = ENDPOINT, vlm_model: Optional[str] = VLM_MODEL,
     vlm_head: Optional[str] = VLM_HEAD, vlm_hz: float = VLM_HZ, llm: Optional[str] = LLM,
-    llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL,
+    llm_endpoint: Optional[str] = LLM_ENDPOINT, llm_model: Optional[str] = LLM_MODEL, vlm_context: int = VLM_CONTEXT,
+    vlm_max_len: Optional[int] = VLM_MAX_LEN,
 ) -> None:
     """Stop after the narrative: write media.json, shots.json, affect.json and narrative.json to edit."""
     from .pipeline import run
@@ -180,7 +188,8 @@ def analyze(
     def action() -> None:
         options = _options(sensor=sensor, reasoner=reasoner, hop=hop, sample_hz=sample_hz, force=force, strict=strict, vlm=vlm,
                            endpoint=endpoint, vlm_model=vlm_model, vlm_head=vlm_head, vlm_hz=vlm_hz, llm=llm,
-                           llm_endpoint=llm_endpoint, llm_model=llm_model)
+                           llm_endpoint=llm_endpoint, llm_model=llm_model, vlm_context=vlm_context,
+                           vlm_max_len=vlm_max_len)
         result = run(video, out or _default_out(video), options, until="narrative",
                      reporter=default_reporter(progress and sys.stderr.isatty()), wait=wait)
         plan = result.plan
@@ -200,7 +209,7 @@ def render(
     mix_original: Optional[float] = MIX, copy_video: bool = COPY, stems: bool = STEMS,
     soundfont: Optional[str] = SOUNDFONT, progress: bool = PROGRESS,
     model: Optional[str] = MODEL, adapter: Optional[str] = ADAPTER, window_seconds: float = WINDOW,
-    overlap_seconds: float = OVERLAP,
+    overlap_seconds: float = OVERLAP, precision: str = PRECISION,
 ) -> None:
     """Re-make the music from the artifacts in OUT, after editing narrative.json or concept.json."""
     from .pipeline import run
@@ -209,7 +218,8 @@ def render(
     def action() -> None:
         options = _options(style=style, seed=seed, synth=synth, loudness=loudness, true_peak=true_peak,
                            mix_original=mix_original, copy_video=copy_video, stems=stems, soundfont=soundfont,
-                           model=model, adapter=adapter, window_seconds=window_seconds, overlap_seconds=overlap_seconds)
+                           model=model, adapter=adapter, window_seconds=window_seconds, overlap_seconds=overlap_seconds,
+                           precision=precision)
         result = run(video, out, options, from_artifacts=True, reporter=default_reporter(progress and sys.stderr.isatty()),
                      wait=wait)
         _summary(result)
@@ -260,6 +270,41 @@ def train_sensor(
                    f"MAE valence {report.mae[0]:.3f} arousal {report.mae[1]:.3f}, "
                    f"R^2 valence {report.r2[0]:.3f} arousal {report.r2[1]:.3f}")
         typer.echo(f"  head       {out}")
+
+    _guarded(action)
+
+
+@app.command("precision-check")
+def precision_check(
+    model: str = typer.Option("facebook/musicgen-small", "--model", help="MusicGen to check: a folder, a hub id, or 'debug'."),
+    precision: str = typer.Option("bf16,int8", "--precision", help="Precisions to compare with fp32, comma-separated."),
+    steps: int = typer.Option(500, "--steps", help="Decoding steps (50 a second of music)."),
+    prompt: str = typer.Option("cinematic orchestral score, strings and horns", "--prompt", help="The text condition."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampled token trajectory."),
+) -> None:
+    """Print how closely bf16/int8 follow fp32 on YOUR weights: mean KL and top-1 agreement of next-token distributions."""
+
+    def action() -> None:
+        from .errors import OptionError
+        from .synth.musicgen.backbone import load_backbone, require_neural
+
+        require_neural()
+        from .synth.musicgen.precision import agreement, apply_precision, check_precision
+
+        wanted = [check_precision(p.strip()) for p in precision.split(",") if p.strip() and p.strip() != "fp32"]
+        if not wanted or not 1 <= steps <= 2000:
+            raise OptionError(f"need at least one of bf16, int8 and steps in 1..2000; got {precision!r}, {steps}")
+        reference = load_backbone(model)
+        text = reference.tokenizer([prompt], return_tensors="pt")
+        typer.echo(f"{model}: {steps} decoding steps, guidance 3, tokens sampled from fp32 (seed {seed})")
+        for name in wanted:
+            candidate = load_backbone(model)
+            apply_precision(candidate.model, name)
+            got = agreement(reference.model, candidate.model, precision=name, steps=steps, text=dict(text), seed=seed)
+            speed = got.steps_per_s[name] / got.steps_per_s["fp32"]
+            typer.echo(f"  {name}: mean KL {got.mean_kl:.2e} nats (max {got.max_kl:.2e}), top-1 agreement {got.top1:.1%}, "
+                       f"{got.steps_per_s[name]:.1f} steps/s = {speed:.2f}x fp32 ({got.steps_per_s['fp32']:.1f} steps/s)")
+            del candidate
 
     _guarded(action)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from .errors import OptionError
 
 STYLES = ("auto", "orchestral", "piano", "ambient", "electronic", "rock")
+ANCHORS = ("vlm", "llm", "rules")  # who writes the Global Semantic Anchor (None: a model when one is configured)
+PRECISIONS = ("fp32", "bf16", "int8")  # MusicGen decoder arithmetic (synth/musicgen/precision.py)
 LOUDNESS_RANGE = (-40.0, -5.0)
 TIMELINE_FORMATS = ("fcp7", "edl", "otio", "fcpx")  # narrascore.export.timeline.FORMATS
 
@@ -24,7 +26,11 @@ class ScoreOptions:
     fast_decode: skip non-reference frames in the first decoding pass (cuts are refined exactly).
     Neural path (docs/neural-sensing.md): vlm: local VLM folder, hub id or "debug"; or endpoint
     (OpenAI-compatible URL) + vlm_model; vlm_head: trained head folder; vlm_hz: frames per second
-    the VLM sees (Hz). llm / llm_endpoint + llm_model: the reasoner's model (default: the VLM's).
+    the VLM sees (Hz); vlm_context: consecutive frames per VLM request; vlm_max_len: a served VLM's context (tokens). llm / llm_endpoint + llm_model:
+    the reasoner's model (default: the VLM's). anchor: who writes the Global Semantic Anchor ("vlm",
+    "llm", "rules"; None: the VLM when one is configured, else the LLM when one is, else the rules); anchor_frames:
+    keyframes (one per scene) the VLM sees for the anchor. precision: MusicGen's decoder
+    arithmetic ("fp32", "bf16", "int8").
     """
 
     sensor: str = "heuristic"
@@ -47,15 +53,20 @@ class ScoreOptions:
     adapter: str | None = None
     window_seconds: float = 30.0
     overlap_seconds: float = 10.0
+    precision: str = "fp32"
     vlm: str | None = None
     endpoint: str | None = None
     vlm_model: str | None = None
     vlm_head: str | None = None
     vlm_hz: float = 1.0
+    vlm_context: int = 1
+    vlm_max_len: int | None = None
     llm: str | None = None
     llm_endpoint: str | None = None
     llm_model: str | None = None
     strict: bool = False
+    anchor: str | None = None
+    anchor_frames: int = 8
 
     def __post_init__(self) -> None:
         self._check_names()
@@ -76,6 +87,10 @@ class ScoreOptions:
             raise OptionError(f"unknown timeline format {self.timeline!r}; available: {', '.join(TIMELINE_FORMATS)}")
         if (self.model is not None or self.adapter is not None) and self.synth != "musicgen":
             raise OptionError(f"model and adapter go with synth 'musicgen', not {self.synth!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionError(f"unknown precision {self.precision!r}; available: {', '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.synth != "musicgen":
+            raise OptionError(f"precision {self.precision} goes with synth 'musicgen', not {self.synth!r}")
         if not 1 <= self.window_seconds <= 300:
             raise OptionError(f"window_seconds must lie within 1..300 seconds, got {self.window_seconds}")
         if not 0 <= self.overlap_seconds < self.window_seconds / 2:
@@ -133,6 +148,18 @@ class ScoreOptions:
     def _check_neural(self) -> None:
         if not 0.05 <= self.vlm_hz <= 4:
             raise OptionError(f"vlm_hz must lie within 0.05..4 frames per second, got {self.vlm_hz}")
+        if not 1 <= self.vlm_context <= 64:
+            raise OptionError(f"vlm_context must lie within 1..64 frames per request, got {self.vlm_context}")
+        if not 1 <= self.anchor_frames <= 32:
+            raise OptionError(f"anchor_frames must lie within 1..32 keyframes, got {self.anchor_frames}")
+        if self.vlm_max_len is not None and not 256 <= self.vlm_max_len <= 10_000_000:
+            raise OptionError(f"vlm_max_len must lie within 256..10000000 tokens, got {self.vlm_max_len}")
+        if self.anchor is not None and self.anchor not in ANCHORS:
+            raise OptionError(f"unknown anchor {self.anchor!r}; available: {', '.join(ANCHORS)}")
+        if self.anchor == "vlm" and self.vlm is None and self.endpoint is None:
+            raise OptionError("anchor 'vlm' needs a vision-language model: vlm (a folder, hub id or 'debug') or endpoint + vlm_model")
+        if self.anchor == "llm" and self.llm_source() is None:
+            raise OptionError("anchor 'llm' needs a model: llm, llm_endpoint + llm_model, or a vlm/endpoint to share")
         for name in ("endpoint", "llm_endpoint"):
             url = getattr(self, name)
             if url is not None and not url.startswith(("http://", "https://")):
@@ -164,8 +191,19 @@ class ScoreOptions:
         """What the chosen synthesizer's factory takes beyond its name."""
         if self.synth != "musicgen":
             return {}
-        return {"model": self.model, "adapter": self.adapter, "window_seconds": self.window_seconds,
-                "overlap_seconds": self.overlap_seconds}
+        kwargs: dict[str, object] = {"model": self.model, "adapter": self.adapter, "window_seconds": self.window_seconds,
+                                     "overlap_seconds": self.overlap_seconds}
+        if self.precision != "fp32":  # fp32 keeps the render keys of earlier runs
+            kwargs["precision"] = self.precision
+        return kwargs
+
+    def anchor_source(self) -> str:
+        """Who writes the anchor: ``anchor`` if given, else the VLM when one is configured, else the rules."""
+        if self.anchor is not None:
+            return self.anchor
+        if self.vlm is not None or self.endpoint is not None:
+            return "vlm"
+        return "llm" if (self.llm is not None or self.llm_endpoint is not None) else "rules"
 
     def replace(self, **changes: object) -> "ScoreOptions":
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -226,6 +226,8 @@ class Pipeline:
         if "vlm" in self.options.sensor.split("+"):
             neural = {"vlm": _neural_stamp(self.options, "vlm", "endpoint", "vlm_model", "vlm_head", "vlm_hz"),
                       "prompts": _prompt_versions("vlm_frame", "json_retry")}
+            if self.options.vlm_context > 1:  # one frame per request keeps the keys of earlier runs
+                neural.update(vlm_context=self.options.vlm_context, clip=_prompt_versions("vlm_clip"))
         return stage_key(
             "affect", media=info.content_hash, shots=fingerprint(shots), sensor=self.options.sensor,
             hop=self.options.hop, sample_hz=self.options.sample_hz, subtitles=_subtitle_stamp(info), **neural,
@@ -235,6 +237,7 @@ class Pipeline:
         """Constructor options of the sensors that take any (the VLM: its model, cache and logs)."""
         o = self.options
         return {"vlm": dict(vlm=o.vlm, endpoint=o.endpoint, vlm_model=o.vlm_model, vlm_head=o.vlm_head, vlm_hz=o.vlm_hz,
+                            vlm_context=o.vlm_context, vlm_max_len=o.vlm_max_len,
                             cache_dir=self.work, frames_path=self.out / VLM_FRAMES, prompt_dir=self.out / PROMPT_DIR)}
 
     def reasoner_options(self, info: MediaInfo) -> dict[str, Any]:
@@ -292,15 +295,48 @@ class Pipeline:
             plan = self._save(plan, key)
         return refresh_curve(plan, shots, affect)
 
-    def concept(self, plan: NarrativePlan) -> MusicConcept:
-        from .concept import conceive
+    def concept(self, plan: NarrativePlan, info: MediaInfo | None = None) -> MusicConcept:
+        """The concept; with a model configured (``options.anchor_source()``), the model writes the anchor fields.
 
-        key = stage_key("concept", plan=fingerprint(plan), style=self.options.style, seed=self.options.seed)
+        ``info`` (default: this folder's media.json) is where the VLM's keyframes come from.
+        """
+        from .concept import conceive
+        from .concept.anchor import refresh
+
+        source, neural = self.options.anchor_source(), {}
+        if source == "vlm" and info is None:
+            info = read_artifact(MediaInfo, self.out / MediaInfo.FILENAME).artifact
+        if source != "rules":
+            model = self.anchor_model(source)
+            neural = {"anchor": source, "anchor_model": _neural_stamp(model, *model),
+                      "prompts": _prompt_versions(f"anchor_{source}", "json_retry")}
+            if source == "vlm":
+                assert info is not None
+                neural.update(media=info.content_hash, anchor_frames=self.options.anchor_frames)
+        key = stage_key("concept", plan=fingerprint(plan), style=self.options.style, seed=self.options.seed, **neural)
         concept = self._cached(MusicConcept, key)
         if concept is None:
-            concept = conceive(plan, style=self.options.style, seed=self.options.seed)
+            fields, writer = {}, ""
+            if source != "rules":
+                from .concept.ask import AnchorWriter
+
+                with self.reporter.stage("anchor"):
+                    answer = AnchorWriter(source, source=self.anchor_model(source), max_frames=self.options.anchor_frames,
+                                          prompt_dir=self.out / PROMPT_DIR).ask(plan, info)
+                for note in answer.notes:
+                    self.reporter.note(f"anchor: {note}")
+                fields, writer = answer.fields, answer.model
+            concept = conceive(plan, style=self.options.style, seed=self.options.seed, fields=fields, model=writer)
             concept = self._save(concept, key)
-        return concept
+        return refresh(concept)
+
+    def anchor_model(self, source: str) -> dict[str, Any]:
+        """``open_client`` arguments of the model that writes the anchor (the VLM's, or the reasoner's)."""
+        o = self.options
+        if source == "vlm":
+            return {"local": o.vlm, "endpoint": o.endpoint, "model": o.vlm_model}
+        llm = o.llm_source() or {}
+        return {"local": llm.get("llm"), "endpoint": llm.get("llm_endpoint"), "model": llm.get("llm_model")}
 
     def render(self, info: MediaInfo, shots: Shots, plan: NarrativePlan, concept: MusicConcept) -> dict[str, Any]:
         """Synthesize the raw mix, stems and MIDI into the work folder; returns the render record."""
@@ -425,7 +461,7 @@ def _neural_stamp(source: Any, *names: str) -> dict[str, Any]:
     """The model options a neural stage reads; a local model folder also by its files (retrained = new key)."""
     get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name))
     stamp = {name: get(name) for name in names}
-    for name in ("vlm", "llm", "vlm_head", "model", "adapter"):
+    for name in ("vlm", "llm", "vlm_head", "model", "adapter", "local"):
         value = stamp.get(name)
         if isinstance(value, str) and Path(value).is_dir():
             stamp[name] = [value] + [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(Path(value).iterdir()) if f.is_file()]
@@ -550,7 +586,7 @@ def _run(pipe: Pipeline, video: Path | None, *, until: str, from_artifacts: bool
     result = Result(out_dir=pipe.out, media=info, shots=shots, affect=affect, plan=plan)
     if until == "narrative":
         return dataclasses.replace(result, reused=tuple(pipe.reused))
-    concept = pipe.concept(plan)
+    concept = pipe.concept(plan, info)
     record = pipe.render(info, shots, plan, concept)
     produced = pipe.export(video_path, info, shots, plan, record)
     timeline = None

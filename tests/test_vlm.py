@@ -18,7 +18,8 @@ from narrascore.errors import DependencyError, OptionError
 from narrascore.options import ScoreOptions
 from narrascore.prompts import load_prompt, parse_prompt, split_image
 from narrascore.sense.answers import parse_json_object, read_affect
-from narrascore.sense.client import ChatRequest, EndpointClient, chat_url
+from narrascore.sense.chat import ChatRequest
+from narrascore.sense.client import EndpointClient, chat_url
 from narrascore.sense.vlm import FrameCache, FrameReading, readings_curve, sample_times
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

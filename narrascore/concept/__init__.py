@@ -31,17 +31,25 @@
   valence (>= 0.1) in a minor home key to the relative major (near-neutral cues keep the home mode); an energetic
   (arousal >= 0.3), non-negative climax in a major key lifts to the dominant. Every modulation is
   therefore to a closely related key. ``intensity = (arousal + 1) / 2``.
+
+The **anchor** (``concept.anchor``) holds the four fields of the Global Semantic Anchor (genre, instrumentation,
+atmosphere, pacing) and who wrote each. The rules write them from the above; a model's fields (``fields``,
+from ``concept.ask``) replace them one by one and steer the style, instruments, tempo bounds and home mode
+(``concept.anchor`` documents the mapping). A user's ``style`` wins over the model's genre and instrumentation.
+The MusicGen prompt (``anchor_prompt``) is built from the four fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..artifacts import KEYS, Cue, MusicConcept, NarrativePlan, Scene, validate
+from ..artifacts import ANCHOR_FIELDS, KEYS, Anchor, Cue, MusicConcept, NarrativePlan, Scene, validate
 from ..errors import OptionError
 from ..options import STYLES
+from .anchor import adapt_spec, mode_from_text, prompt_text, style_from_fields, with_checks
 from .styles import DRUM_KIT, ROLES, STYLE_SPECS, StyleSpec, parse_instrument
 
 __all__ = [
@@ -55,11 +63,13 @@ MIN_CUE_SECONDS = 2.0
 MODE_TURN = 0.1
 
 
-def conceive(plan: NarrativePlan, *, style: str = "auto", seed: int = 0) -> MusicConcept:
+def conceive(plan: NarrativePlan, *, style: str = "auto", seed: int = 0, fields: Mapping[str, str] | None = None,
+             model: str = "") -> MusicConcept:
     """Build the ``MusicConcept`` for ``plan``.
 
     style: one of ``narrascore.options.STYLES`` ("auto" picks from the affect, see module doc).
     seed: stored in the concept; the composer derives every random choice from it.
+    fields: anchor fields a model wrote (``concept.ask``), any subset of ``ANCHOR_FIELDS``; model: which model.
     """
     if style not in STYLES:
         raise OptionError(f"unknown style {style!r}; available: {', '.join(STYLES)}")
@@ -68,11 +78,15 @@ def conceive(plan: NarrativePlan, *, style: str = "auto", seed: int = 0) -> Musi
     arousal = np.asarray(plan.arousal, dtype=float)
     mean_v, mean_a = float(valence.mean()), float(arousal.mean())
     a_lo, a_hi = (float(x) for x in np.percentile(arousal, [5, 95]))
+    user_style = style != "auto"
+    fields = {k: v for k, v in (fields or {}).items() if k in ANCHOR_FIELDS and v}
+    if user_style:  # the user's style decides genre and instruments
+        fields = {k: v for k, v in fields.items() if k not in ("genre", "instrumentation")}
     if style == "auto":
-        style = choose_style(mean_valence=mean_v, mean_arousal=mean_a, arousal_range=a_hi - a_lo)
-    spec = STYLE_SPECS[style]
+        style = style_from_fields(fields) or choose_style(mean_valence=mean_v, mean_arousal=mean_a, arousal_range=a_hi - a_lo)
+    spec = adapt_spec(STYLE_SPECS[style], fields)
 
-    mode = "major" if mean_v >= 0 else "minor"
+    mode = mode_from_text(fields.get("atmosphere", "")) or ("major" if mean_v >= 0 else "minor")
     rng = np.random.default_rng([seed, 0xC0C])
     keys = HOME_KEYS[mode]
     key = keys[int(rng.integers(len(keys)))]
@@ -94,7 +108,12 @@ def conceive(plan: NarrativePlan, *, style: str = "auto", seed: int = 0) -> Musi
         seed=int(seed),
         cues=cues,
     )
-    concept = dataclasses.replace(concept, anchor_prompt=anchor_prompt(concept, plan))
+    writers = {name: "model" if name in fields else "user" if user_style and name in ("genre", "instrumentation") else "rules"
+               for name in ANCHOR_FIELDS}
+    concept = dataclasses.replace(concept, anchor=Anchor(**fields, written_by=writers, model=model if fields else ""))
+    concept = dataclasses.replace(concept, anchor=_filled(concept, plan))
+    prompt = prompt_text(concept.anchor, concept.key, concept.mode)
+    concept = dataclasses.replace(concept, anchor_prompt=prompt, anchor=with_checks(concept.anchor, prompt))
     validate(concept)
     return concept
 
@@ -128,10 +147,14 @@ def transpose_key(key: str, semitones: int) -> str:
 
 
 def anchor_prompt(concept: MusicConcept, plan: NarrativePlan) -> str:
-    """Text describing the whole score, usable as MusicGen's text conditioning."""
+    """MusicGen's text condition for ``concept``: its model- and user-written anchor fields as they are, the
+    rules' fields written afresh from the concept's current key, tempo and meter (after an edit)."""
+    return prompt_text(_filled(concept, plan), concept.key, concept.mode)
+
+
+def _filled(concept: MusicConcept, plan: NarrativePlan) -> Anchor:
+    """``concept.anchor`` with every field the rules own (an older concept: all four) written by the rules."""
     spec = STYLE_SPECS.get(concept.style)
-    description = spec.description if spec else concept.genre
-    words = spec.prompt_words if spec else ", ".join(parse_instrument(i)[1] for i in concept.instruments)
     mean_v = float(np.mean(plan.valence))
     mean_a = float(np.mean(plan.arousal))
     mood = {
@@ -140,10 +163,17 @@ def anchor_prompt(concept: MusicConcept, plan: NarrativePlan) -> str:
         (False, True): "tense and dramatic",
         (False, False): "melancholic and sombre",
     }[(mean_v >= 0, mean_a >= 0)]
-    return (
-        f"{description} in {concept.key} {concept.mode}, {words}, "
-        f"{concept.tempo_min:.0f}-{concept.tempo_max:.0f} BPM, {concept.beats_per_bar}/4, {mood}, {_arc_words(plan)}"
-    )
+    rules = {
+        "genre": spec.description if spec else concept.genre,
+        "instrumentation": spec.prompt_words if spec else ", ".join(parse_instrument(i)[1] for i in concept.instruments),
+        "atmosphere": f"{mood}, {_arc_words(plan)}",
+        "pacing": f"{concept.tempo_min:.0f}-{concept.tempo_max:.0f} BPM, {concept.beats_per_bar}/4",
+    }
+    anchor = concept.anchor
+    writers = {name: anchor.written_by.get(name, "rules") for name in ANCHOR_FIELDS}
+    # the rules' texts fill every rules field, and a --style's genre and instruments (the user's, by style)
+    owned = {name: rules[name] for name in ANCHOR_FIELDS if writers[name] == "rules" or not getattr(anchor, name)}
+    return dataclasses.replace(anchor, **owned, written_by=writers)
 
 
 # --------------------------------------------------------------------------- helpers

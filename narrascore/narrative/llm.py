@@ -31,7 +31,8 @@ from ..fileio import write_text_atomic
 from ..media.features import SubtitleLine
 from ..prompts import load_prompt
 from ..sense.answers import read_scene, read_story
-from ..sense.client import ChatRequest, ModelClient, open_client
+from ..sense.chat import ChatRequest, ModelClient
+from ..sense.models import open_client
 from . import REASONERS, climax_time, scenes_fingerprint
 from .curve import derive_curve
 from .rules import RulesReasoner

@@ -7,6 +7,8 @@
   (``backoff * 2**k`` s). Only the standard library is used (urllib).
 * ``LocalModel`` (``sense/local.py``): transformers, from a local folder or a hub id.
 
+Both answer the ``chat.ChatRequest``s of the ``chat.ModelClient`` protocol; ``models.open_client`` picks one.
+
 ``complete`` returns one answer per request, ``""`` where no answer came: callers treat an empty or
 unreadable answer as a failed frame or scene, never as an error. Errors that no retry can fix
 (401, 403, 404, a bad URL) raise ``OptionError`` naming the URL.
@@ -25,37 +27,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol, Union
 
 import numpy as np
 
 from ..errors import OptionError
+from .chat import ChatRequest
 
 _log = logging.getLogger(__name__)
 API_KEY_ENV = "NARRASCORE_API_KEY"
-Part = Union[str, np.ndarray]  # text, or an RGB frame uint8 (height, width, 3)
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """One user turn: text and frames in order, and how many tokens the answer may have."""
-
-    parts: tuple[Part, ...]
-    max_tokens: int = 128
-
-    @property
-    def text(self) -> str:
-        """The text parts joined, frames shown as ``<image>`` (what the prompt logs record)."""
-        return "\n".join(p if isinstance(p, str) else "<image>" for p in self.parts)
-
-
-class ModelClient(Protocol):
-    identity: str  # what cache keys record: which model, reached how
-
-    def complete(self, requests: Sequence[ChatRequest]) -> list[str]:
-        """One answer per request, in order; ``""`` for a request that got none."""
-        ...
 
 
 def jpeg_data_url(rgb: np.ndarray, quality: int = 85) -> str:
@@ -174,20 +153,3 @@ def _answer_text(raw: bytes) -> str:
     if isinstance(content, list):  # some servers answer in content parts
         content = "".join(c.get("text", "") for c in content if isinstance(c, dict))
     return content if isinstance(content, str) else ""
-
-
-def open_client(
-    *, local: str | None = None, endpoint: str | None = None, model: str | None = None, kind: str = "vlm", **endpoint_options: object
-) -> ModelClient:
-    """A client for a local model folder / hub id / ``"debug"`` (``local``) or a served model.
-
-    ``kind`` is ``"vlm"`` (image-text-to-text) or ``"llm"`` (text only; a VLM folder also works).
-    Importing torch and transformers happens here, and only for a local model.
-    """
-    if (local is None) == (endpoint is None):
-        raise OptionError("give either a local model (PATH, hub id or 'debug') or an endpoint URL with a model name")
-    if endpoint is not None:
-        return EndpointClient(endpoint, model or "", **endpoint_options)  # type: ignore[arg-type]
-    from .local import LocalModel
-
-    return LocalModel.load(local, kind=kind)  # type: ignore[arg-type]

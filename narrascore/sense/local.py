@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DependencyError, OptionError
-from .client import ChatRequest
+from .chat import ChatRequest
 
 NEURAL_HINT = "pip install 'narrascore[neural]'"
 DEBUG = "debug"
@@ -125,6 +125,18 @@ class LocalModel:
             new = out[:, inputs["input_ids"].shape[1] :]  # (B, new tokens): the answers only
             answers.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
         return answers
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The language model's context length (``max_position_embeddings``), or None if the config has none."""
+        config = self.model.config
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        value = getattr(text, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) else None
+
+    def request_tokens(self, request: ChatRequest) -> int:
+        """Tokens of ``request`` as this model sees it (chat template, image tokens) plus its answer's."""
+        return int(self._inputs([request])["input_ids"].shape[1]) + request.max_tokens
 
     def pooled_hidden(self, requests: Sequence[ChatRequest]) -> np.ndarray:
         """Mean of the last layer's hidden states over each request's tokens: float32 (N, hidden size).

@@ -41,8 +41,10 @@ from ..errors import OptionError
 from ..fileio import write_json_atomic, write_text_atomic
 from ..prompts import load_prompt, split_image
 from . import SENSORS, SensingInput
-from .answers import read_affect
-from .client import ChatRequest, ModelClient, open_client
+from . import clip
+from .answers import AffectAnswer, read_affect
+from .chat import ChatRequest, ModelClient
+from .models import open_client
 
 _log = logging.getLogger(__name__)
 KEYFRAME_DELAY = 0.2  # s after a cut: past any transition frame, still the new shot's opening
@@ -153,7 +155,8 @@ class VLMSensor:
     """Valence/arousal from a vision-language model, local or served (see module docstring).
 
     vlm: local folder, hub id or ``"debug"``; or endpoint + vlm_model. vlm_head: folder of a
-    trained head (local models only). vlm_hz: frames per second on the grid (Hz).
+    trained head (local models only). vlm_hz: frames per second on the grid (Hz). vlm_context: consecutive
+    frames per request (``sense/clip.py``); vlm_max_len: a served model's context in tokens (checked against it).
     cache_dir / frames_path / prompt_dir: where the per-frame cache, the readings and the prompt log go.
     """
 
@@ -167,6 +170,8 @@ class VLMSensor:
         vlm_model: str | None = None,
         vlm_head: str | None = None,
         vlm_hz: float = 1.0,
+        vlm_context: int = 1,
+        vlm_max_len: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         frames_path: str | os.PathLike[str] | None = None,
         prompt_dir: str | os.PathLike[str] | None = None,
@@ -179,12 +184,18 @@ class VLMSensor:
         if vlm_head is not None and (endpoint is not None or (client is not None and not hasattr(client, "pooled_hidden"))):
             raise OptionError("--vlm-head reads the model's hidden states: it needs a local --vlm, not an endpoint")
         self.source = dict(local=vlm, endpoint=endpoint, model=vlm_model)
+        if vlm_context < 1:
+            raise OptionError(f"vlm_context must be at least 1, got {vlm_context}")
+        if vlm_context > 1 and vlm_head is not None:
+            raise OptionError("--vlm-head reads one frame per request: it cannot be combined with --vlm-context above 1")
         self.head_dir, self.hz, self.batch_size = vlm_head, vlm_hz, batch_size
+        self.context, self.max_len = vlm_context, vlm_max_len
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.frames_path = Path(frames_path) if frames_path is not None else None
         self.prompt_dir = Path(prompt_dir) if prompt_dir is not None else None
         self._client, self.endpoint_options = client, endpoint_options or {}
         self.prompt, self.retry_prompt = load_prompt("vlm_frame"), load_prompt("json_retry")
+        self.clip_prompt = load_prompt("vlm_clip")
 
     @property
     def client(self) -> ModelClient:
@@ -198,6 +209,34 @@ class VLMSensor:
             after += "\n" + self.retry_prompt.render()
         return ChatRequest(parts=(before, rgb, after), max_tokens=ANSWER_TOKENS)
 
+    def clip_request(self, frames: Sequence[tuple[float, np.ndarray]], *, retry: bool = False) -> ChatRequest:
+        """K frames in one request: the intro, then each frame after its "Time: t s" marker, then the question."""
+        before, after = split_image(self.clip_prompt.render(count=len(frames), first=f"{frames[0][0]:.1f}", last=f"{frames[-1][0]:.1f}"))
+        parts: list[Any] = [before]
+        for t, rgb in frames:
+            parts += [f"Time: {t:.1f} s", rgb]
+        if retry:
+            after += "\n" + self.retry_prompt.render()
+        return ChatRequest(parts=(*parts, after), max_tokens=clip.answer_tokens(len(frames)))
+
+    def check_context(self, size: tuple[int, int]) -> None:
+        """One clear line, before any request, when ``vlm_context`` frames do not fit the model's context."""
+        if self.context <= 1:
+            return
+        client = self.client
+        dummy = [(0.0, np.zeros((size[1], size[0], 3), np.uint8))] * self.context
+        if hasattr(client, "request_tokens"):  # a local model: count exactly, with its own template
+            context = client.context_tokens  # type: ignore[attr-defined]
+            one = client.request_tokens(self.clip_request(dummy[:1])) - clip.answer_tokens(1)  # type: ignore[attr-defined]
+            need = client.request_tokens(self.clip_request(dummy))  # type: ignore[attr-defined]
+            if context is not None and need > context:
+                per = max(1, (need - one) // max(1, self.context - 1))
+                fit = max(1, 1 + (context - one - clip.answer_tokens(1)) // (per + clip.ANSWER_TOKENS_PER_FRAME))
+                raise OptionError(f"vlm_context {self.context} needs {need} tokens, more than the {context}-token "
+                                  f"context of {client.identity}: use --vlm-context {fit} or less")
+            return
+        clip.check_context(self.context, image_tokens=clip.image_tokens(size), context=self.max_len, model=client.identity)
+
     def sense(self, inputs: SensingInput) -> tuple[SensorCurve, dict[str, tuple[float, ...]]]:
         from ..media import iter_frames
 
@@ -205,6 +244,10 @@ class VLMSensor:
         starts = shot_starts(cuts)
         wanted = sample_times(inputs.media.duration, cuts, self.hz)
         size = frame_size(inputs.media.width, inputs.media.height)
+        if self.context > 1:
+            self.check_context(size)
+            readings = self._sense_clips(inputs, wanted, size, starts)
+            return readings_curve(readings, inputs.times, cuts), {}
         head = self._head()
         tag = self.prompt.tag + (f"+head:{head.identity}" if head is not None else "")
         cache = FrameCache(self.cache_dir / "vlm-frames.jsonl" if self.cache_dir is not None else None)
@@ -229,6 +272,58 @@ class VLMSensor:
         self._write(readings, log, tag)
         curve = readings_curve(readings, inputs.times, cuts)
         return curve, {}
+
+    # ---------------------------------------------------------------- K frames per request
+    def _sense_clips(self, inputs: SensingInput, wanted: list[float], size: tuple[int, int], starts: list[float]) -> list[FrameReading]:
+        from ..media import iter_frames
+
+        spans = clip.windows(len(wanted), self.context)
+        tag = f"{self.clip_prompt.tag}x{self.context}"
+        cache = FrameCache(self.cache_dir / "vlm-frames.jsonl" if self.cache_dir is not None else None)
+        per_window: list[dict[int, Any]] = []
+        times: list[float] = []
+        log: list[dict[str, Any]] = []
+        frames = ((round(float(t), 3), rgb) for t, rgb in iter_frames(inputs.media.path, wanted, size=size))
+        for batch in _batches(clip.stream_windows(frames, spans), max(1, self.batch_size // self.context)):
+            keys = [_clip_key(window, self.client.identity, tag) for window in batch]
+            misses = [i for i, k in enumerate(keys) if cache.get(k) is None]
+            fresh = self._read_clips([batch[i] for i in misses])
+            cache.put([{"key": keys[i], **entry} for i, entry in zip(misses, fresh) if entry.pop("cacheable")])
+            got = dict(zip(misses, fresh))
+            for i, (window, key) in enumerate(zip(batch, keys)):
+                entry = got.get(i) or cache.get(key) or {}
+                readings = {int(k): AffectAnswer(**v) for k, v in entry.get("readings", {}).items()}
+                per_window.append(readings)
+                if not times:
+                    times.append(window[0][0])
+                times.extend(t for t, _ in window[1:])
+                log.append({"times": [t for t, _ in window], "prompt": entry.get("prompt", ""), "answer": entry.get("answer", ""),
+                            "retried": entry.get("retried", False), "cached": i not in got})
+        merged = clip.merge(per_window, spans[:len(per_window)], len(times))
+        readings = [FrameReading(time=t, shot=shot_of(t, starts), valence=r.valence, arousal=r.arousal, confidence=r.confidence,
+                                 caption=r.caption, ok=True) if r is not None else
+                    FrameReading(time=t, shot=shot_of(t, starts), valence=0.0, arousal=0.0, confidence=0.0, caption="", ok=False)
+                    for t, r in zip(times, merged)]
+        failed = sum(not r.ok for r in readings)
+        if failed:
+            _log.warning("vlm: %d of %d frames gave no usable answer (confidence 0 there)", failed, len(readings))
+        self._write(readings, log, tag)
+        return readings
+
+    def _read_clips(self, windows: list[list[tuple[float, np.ndarray]]]) -> list[dict[str, Any]]:
+        """Each window's readings (frame index in the window -> values), its prompt and answer; one retry if none read."""
+        requests = [self.clip_request(w) for w in windows]
+        answers = self.client.complete(requests) if requests else []
+        read = [clip.read_clip(a, [t for t, _ in w]) for a, w in zip(answers, windows)]
+        again = [i for i, r in enumerate(read) if not r]
+        retries = [self.clip_request(windows[i], retry=True) for i in again]
+        for i, answer, request in zip(again, self.client.complete(retries) if retries else [], retries):
+            read[i] = clip.read_clip(answer, [t for t, _ in windows[i]])
+            answers[i] = answers[i] + "\n--- retry ---\n" + answer
+            requests[i] = request
+        return [{"readings": {str(k): asdict(v) for k, v in sorted(r.items())}, "prompt": q.text, "answer": a,
+                 "retried": i in again, "cacheable": bool(r) or bool(a.replace("--- retry ---", "").strip())}
+                for i, (r, a, q) in enumerate(zip(read, answers, requests))]
 
     # ---------------------------------------------------------------- the two readings
     def _read_zero_shot(self, batch: list[tuple[float, np.ndarray]], misses: list[int]) -> dict[int, dict[str, Any]]:
@@ -293,8 +388,17 @@ def _frame_key(rgb: np.ndarray, time: float, model: str, prompt: str) -> str:
     return digest.hexdigest()
 
 
-def _batches(frames: Iterator[tuple[float, np.ndarray]], size: int) -> Iterator[list[tuple[float, np.ndarray]]]:
-    batch: list[tuple[float, np.ndarray]] = []
+def _clip_key(window: Sequence[tuple[float, np.ndarray]], model: str, prompt: str) -> str:
+    digest = hashlib.sha256()
+    for t, rgb in window:
+        digest.update(np.ascontiguousarray(rgb).tobytes())
+        digest.update(f"|{rgb.shape}|{t:.1f}".encode())
+    digest.update(f"|{model}|{prompt}".encode())
+    return digest.hexdigest()
+
+
+def _batches(frames: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for item in frames:
         batch.append(item)
         if len(batch) == size:

@@ -30,6 +30,7 @@ from .. import SAMPLE_RATE, RenderRequest, RenderResult
 from .adapter import describe, load_adapter
 from .backbone import Backbone, load_backbone
 from .inject import CFG_MODES, inject
+from .precision import apply_precision, check_precision
 from .longform import StreamResampler, Window, plan_windows, seconds_to_frames, stitch
 
 from . import DEFAULT_MODEL
@@ -41,7 +42,7 @@ class MusicgenSynthesizer:
     """model: a MusicGen folder, hub id or ``debug`` (None: facebook/musicgen-small); adapter: an adapter folder
     (None: no steering, the anchor alone); window_seconds/overlap_seconds: long-form windows (s);
     guidance_scale: classifier-free guidance; top_k: sampling; cfg: the adapter's treatment of the guided
-    batch (``inject.CFG_MODES``)."""
+    batch (``inject.CFG_MODES``); precision: the decoder's arithmetic (``precision.PRECISIONS``, default fp32)."""
 
     model: str | None = None
     adapter: str | None = None
@@ -50,6 +51,7 @@ class MusicgenSynthesizer:
     guidance_scale: float = 3.0
     top_k: int = 250
     cfg: str = "both"
+    precision: str = "fp32"
     name: str = "musicgen"
     last_info: dict[str, Any] = field(default_factory=dict)
     _backbone: Backbone | None = field(default=None, repr=False)
@@ -63,12 +65,14 @@ class MusicgenSynthesizer:
             raise OptionError(f"guidance_scale must be at least 1, got {self.guidance_scale}")
         if self.cfg not in CFG_MODES:
             raise OptionError(f"unknown guidance treatment {self.cfg!r}; available: {', '.join(CFG_MODES)}")
+        check_precision(self.precision)
 
     # ------------------------------------------------------------------ loading
     def load(self) -> tuple[Backbone, Any]:
         """Load (once) the backbone and the adapter, checking they fit each other."""
         if self._backbone is None:
             self._backbone = load_backbone(self.model or DEFAULT_MODEL)
+            apply_precision(self._backbone.model, self.precision)
             if self.adapter is not None:
                 self._adapter = load_adapter(self.adapter, self._backbone.model)
         return self._backbone, self._adapter
@@ -157,6 +161,7 @@ class MusicgenSynthesizer:
             "anchor": concept.anchor_prompt, "curve": [list(plan.times), list(plan.valence), list(plan.arousal)],
             "windows": [[w.start, w.end, w.prompt] for w in windows], "seed": request.seed,
             "guidance": self.guidance_scale, "top_k": self.top_k, "cfg": self.cfg if self.adapter else None,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),
         })
 
 
