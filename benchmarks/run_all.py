@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 
-BENCHMARKS = ("sensing", "cuts", "e2e", "memory", "render", "batch", "adapter", "precision")
+BENCHMARKS = ("sensing", "cuts", "e2e", "memory", "render", "batch", "adapter", "precision", "listeners")
 DOC = bl.REPO / "docs" / "benchmarks.md"
 
 
