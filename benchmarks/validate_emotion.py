@@ -75,8 +75,8 @@ def hear_whole(listener, path: Path):
     except TooShortError:
         import soundfile as sf
 
-        seconds = np.floor(sf.info(str(path)).duration * 50) / 50
-        return VibeNetListener(window_s=float(seconds), hop_s=1.0).hear(path)
+        seconds = np.floor((sf.info(str(path)).duration - 0.04) * 50) / 50  # three windows 20 ms apart
+        return VibeNetListener(window_s=float(seconds), hop_s=0.02).hear(path)
 
 
 def loudness_per_second(path: Path) -> np.ndarray:

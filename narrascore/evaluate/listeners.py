@@ -92,6 +92,7 @@ _LIKELIHOODS = {"acousticness", "liveness", "instrumentalness"}  # logits; the o
 # time resolution; 30 s ranks arousal 2 pairs in 48 better (0.77) but blurs half a minute.
 VIBENET_WINDOW_S = 3.0
 VIBENET_HOP_S = 1.0
+MIN_WINDOWS = 3
 
 
 def vibenet_installed() -> bool:
@@ -183,7 +184,8 @@ class VibeNetListener:
 
     @property
     def min_seconds(self) -> float:
-        return self.window_s
+        """Three windows: fewer readings make no curve to align with anything."""
+        return self.window_s + (MIN_WINDOWS - 1) * self.hop_s
 
     @property
     def version(self) -> str:
@@ -211,12 +213,12 @@ class VibeNetListener:
                 rows.append(vibenet_outputs(np.asarray(logits)))
                 buffered = buffered[self._hop_frames:]
         seconds = n_samples / VIBENET_RATE
-        if not rows:
+        if len(rows) < MIN_WINDOWS:
             where = f"{audio}: " if isinstance(audio, (str, Path)) else ""
             if n_samples == 0:
                 raise MediaError(f"{where}no audio could be decoded")
-            raise TooShortError(f"{where}{seconds:.2f} s of audio is shorter than the vibenet listener's window; "
-                                f"it needs at least {self.window_s:g} s")
+            raise TooShortError(f"{where}{seconds:.2f} s of audio is too short for the vibenet listener; it needs at least "
+                                f"{self.min_seconds:g} s ({MIN_WINDOWS} windows of {self.window_s:g} s, {self.hop_s:g} s apart)")
         times = np.arange(len(rows)) * self.hop_s + self.window_s / 2
         outputs = {name: np.array([r[name] for r in rows]) for name in VIBENET_LABELS}
         return EmotionCurve(times=times, valence=2.0 * outputs["valence"] - 1.0, arousal=2.0 * outputs["energy"] - 1.0,
