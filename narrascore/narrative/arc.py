@@ -124,7 +124,7 @@ def describe_shot(scene: Scene, climax_time: float, curve: tuple[Sequence[float]
         rise = ramps[0].a1 > ramps[0].a0
         parts[0] += " builds steadily" if rise else " winds down"
     else:
-        parts[0] += " holds its mood"
+        return f"One {first} shot that holds its mood from start to end."
     a_end, a_peak = at(a, t[-1]), float(a.max())
     near_end = climax_time >= scene.end - 1.5
     parts.append(f"it peaks at {clock(climax_time)} ({label_for(at(v, climax_time), at(a, climax_time))})" if not near_end
