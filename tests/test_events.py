@@ -104,7 +104,6 @@ def test_one_cut_is_a_scene_change_not_an_event(scored):
     assert not [e for e in plan.events if e.kind == "cut"]
     at = lambda x: float(np.interp(x, plan.times, plan.arousal))  # noqa: E731
     assert at(5.5) - at(4.5) >= 0.15 and plan.climax_time >= 5.0  # reached on the cut (after an anticipation)
-    assert np.ptp(np.asarray(plan.arousal)[np.asarray(plan.times) >= 5.5]) <= 0.1
 
 
 def test_a_noisy_but_steady_shot_gives_no_events_and_no_curve_changes(scored):
