@@ -3,7 +3,9 @@
 Two steps, so the added cost stays small:
 
 1. ``event_candidates``: jumps in the statistics the scan already keeps (``VideoStats`` at 4 Hz,
-   ``AudioStats`` every hop), each against the median of the ``BASELINE`` seconds before it:
+   ``AudioStats`` every hop), each against the median of the ``BASELINE`` seconds before it (for
+   the picture, only within the same shot, and never within ``CUT_GUARD`` of a cut or
+   ``FADE_GUARD`` of a fade's middle: a change at a cut is the cut's):
 
    ========= ======================================================== ===========================
    kind      candidate                                                strength (0, 1]
@@ -43,6 +45,7 @@ MERGE = 0.5  # s: candidates this close are one event
 REFINE = 0.5  # s either side decoded in full
 MIN_GAP = 1.0  # s between events
 CUT_GUARD = 0.3  # s around a hard cut where picture jumps belong to the cut
+FADE_GUARD = 1.0  # s around the middle of a fade (a dissolve is no flash)
 PICTURE_KINDS = ("flash", "blackout", "motion")
 
 
@@ -54,27 +57,37 @@ class Candidate:
     kinds: tuple[str, ...] = ()
 
 
-def _baseline(times: np.ndarray, values: np.ndarray, i: int) -> float | None:
-    before = (times < times[i] - 1e-9) & (times >= times[i] - BASELINE - 1e-9)
+def _baseline(times: np.ndarray, values: np.ndarray, i: int, since: float = -np.inf) -> float | None:
+    """Median of ``values`` over the ``BASELINE`` s before sample ``i`` and after ``since`` (s); None if under 2 samples."""
+    before = (times < times[i] - 1e-9) & (times >= max(times[i] - BASELINE, since) - 1e-9)
     return float(np.median(values[before])) if before.sum() >= 2 else None
+
+
+def _shot_start(cuts: np.ndarray, guards: np.ndarray, t: float) -> float:
+    """End of the guard after the last cut before ``t``: picture baselines never reach into the previous shot."""
+    before = cuts <= t
+    return float(np.max(cuts[before] + guards[before])) if before.any() else -np.inf
 
 
 def event_candidates(video: VideoStats, audio: AudioStats | None, shots: Shots) -> list[Candidate]:
     """Candidates from the scanned statistics (see module docstring), merged, in time order."""
     found: list[Candidate] = []
     hard = np.array([c.time for c in shots.cuts if c.kind == "hard"])
+    cuts = np.array([c.time for c in shots.cuts])
+    guards = np.array([CUT_GUARD if c.kind == "hard" else FADE_GUARD for c in shots.cuts])
     vt = np.asarray(video.times, dtype=float)
     luma, motion = np.asarray(video.luma_mean, dtype=float), np.asarray(video.motion, dtype=float)
     for i in range(len(vt)):
-        if hard.size and np.min(np.abs(hard - vt[i])) <= CUT_GUARD:
+        if cuts.size and np.any(np.abs(cuts - vt[i]) <= guards):
             continue
-        base = _baseline(vt, luma, i)
+        since = _shot_start(cuts, guards, vt[i])
+        base = _baseline(vt, luma, i, since)
         if base is not None:
             if luma[i] - base >= FLASH_STEP:
                 found.append(Candidate(vt[i], "flash", _unit((luma[i] - base) / 0.5)))
             elif base >= 0.2 and luma[i] <= 0.08:
                 found.append(Candidate(vt[i], "blackout", _unit((base - luma[i]) / 0.4)))
-        base = _baseline(vt, motion, i)
+        base = _baseline(vt, motion, i, since)
         if base is not None and motion[i] >= max(MOTION_MIN, MOTION_RATIO * base):
             found.append(Candidate(vt[i], "motion", _unit((motion[i] - base) / 0.5)))
     if audio is not None and len(audio):
