@@ -125,13 +125,12 @@ def _merge(found: list[Candidate]) -> list[Candidate]:
 
 
 # --------------------------------------------------------------------------- refinement
-def refine_events(path: str | os.PathLike[str], info: MediaInfo, candidates: list[Candidate], shots: Shots) -> tuple[Event, ...]:
+def refine_events(path: str | os.PathLike[str], info: MediaInfo, candidates: list[Candidate]) -> tuple[Event, ...]:
     """Events at their exact frame (see module docstring), at least ``MIN_GAP`` s apart (the stronger kept)."""
-    cut_times = {round(c.time, 6): c.time for c in shots.cuts}
     events = []
     for c in candidates:
-        if c.kind == "cut":
-            t = cut_times.get(round(c.time, 6), c.time)
+        if c.kind == "cut":  # already exact to the frame
+            t = c.time
         else:
             t_pic = _picture_change(path, info, c.time, next(k for k in PICTURE_KINDS if k in c.kinds)) \
                 if any(k in PICTURE_KINDS for k in c.kinds) else None
@@ -213,4 +212,4 @@ def detect_events(path: str | os.PathLike[str], info: MediaInfo, video: VideoSta
     """
     candidates = [c for c in event_candidates(video, audio, shots)
                   if not (c.kind == "cut" and any(abs(c.time - s) <= 0.05 for s in scene_starts))]
-    return refine_events(path, info, candidates, shots)
+    return refine_events(path, info, candidates)

@@ -85,7 +85,7 @@ def scene_pieces(times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, co
     for k in range(len(bounds) - 1):
         p0 = start if k == 0 else _boundary_time(ts, bounds[k])
         p1 = end if k == len(bounds) - 2 else _boundary_time(ts, bounds[k + 1])
-        line = _fit(ts, y, w, bounds, k, sigma)
+        line = _fit(ts, y, w, bounds, k)
         v0, a0 = line(p0)
         v1, a1 = line(p1)
         pieces.append(Piece(start=float(p0), end=float(p1), v0=v0, v1=v1, a0=a0, a1=a1))
@@ -129,7 +129,7 @@ def _fit_rows(ts: np.ndarray, bounds: list[int], k: int) -> np.ndarray:
 
 
 def _line(ts: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray):
-    """Weighted least-squares line per column over ``rows``: (slope, intercept at the rows' mean time, mean time, se of slope, rms)."""
+    """Weighted least-squares line per column over ``rows``: (slope, value at the rows' mean time, that time, se of slope)."""
     x, yy, ww = ts[rows], y[rows], w[rows]
     ww = ww / ww.sum()
     xm = float(np.dot(ww, x))
@@ -137,7 +137,6 @@ def _line(ts: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray):
     ym = ww @ yy  # (2,)
     if sxx < 1e-12 or len(rows) < 3:
         slope = np.zeros(y.shape[1])
-        resid = yy - ym
         se = np.full(y.shape[1], np.inf)
     else:
         slope = (ww * (x - xm)) @ (yy - ym) / sxx
@@ -145,14 +144,13 @@ def _line(ts: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray):
         dof = max(len(rows) - 2, 1)
         s2 = (ww @ resid**2) * len(rows) / dof
         se = np.sqrt(s2 / (sxx * len(rows)))
-    rms = np.sqrt(ww @ resid**2)
-    return slope, ym, xm, se, rms
+    return slope, ym, xm, se
 
 
 def _rss(ts: np.ndarray, y: np.ndarray, w: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Weighted residual sum of squares per column of the best line through samples ``lo:hi`` (weights of mean 1)."""
     rows = np.arange(lo, hi)
-    slope, ym, xm, _, _ = _line(ts, y, w, rows)
+    slope, ym, xm, _ = _line(ts, y, w, rows)
     resid = y[rows] - ym - np.outer(ts[rows] - xm, slope)
     ww = w[rows] / w.mean()
     return ww @ resid**2
@@ -184,10 +182,10 @@ def _prune(ts: np.ndarray, y: np.ndarray, w: np.ndarray, bounds: list[int], sigm
     return bounds
 
 
-def _fit(ts: np.ndarray, y: np.ndarray, w: np.ndarray, bounds: list[int], k: int, sigma: np.ndarray):
+def _fit(ts: np.ndarray, y: np.ndarray, w: np.ndarray, bounds: list[int], k: int):
     """The line of segment ``k`` as a function of time, flat where its ramp is not significant."""
     rows = _fit_rows(ts, bounds, k)
-    slope, ym, xm, se, _ = _line(ts, y, w, rows)
+    slope, ym, xm, se = _line(ts, y, w, rows)
     span = float(ts[bounds[k + 1] - 1] - ts[bounds[k]]) + (ts[1] - ts[0] if len(ts) > 1 else 0.0)
     change = np.abs(slope) * span
     slope = np.where((change >= MIN_RAMP) & (change >= SIGNIFICANCE * se * span), slope, 0.0)

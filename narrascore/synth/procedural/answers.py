@@ -86,7 +86,7 @@ def _build(groups: dict, kit, ch: Chord, t0: float, t1: float, s: float) -> None
         pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4))
     else:
         return
-    t, k = t0, 0
+    t = t0
     while t < t1 - 0.02:
         u = (t - t0) / (t1 - t0)
         rate = 4.0 + 12.0 * u * u
@@ -94,7 +94,6 @@ def _build(groups: dict, kit, ch: Chord, t0: float, t1: float, s: float) -> None
         pitch = SNARE if pitches is None else pitches[min(len(pitches) - 1, int(u * len(pitches)))]
         track.notes.append((t, min(t1, t + 0.9 / rate), pitch, v, channel))
         t += 1.0 / rate
-        k += 1
 
 
 def _drop_out(groups: dict, t0: float, t1: float) -> None:
