@@ -31,7 +31,7 @@ import numpy as np
 from ..artifacts import AffectCurve, Event, Scene
 from ..errors import ArtifactError
 from ..sense import grid
-from .shape import MIN_STEP, Piece, scene_pieces, sharp_affect
+from .shape import MIN_SEGMENT, MIN_STEP, Piece, scene_pieces, sharp_affect
 
 MAX_CROSSFADE = 0.25
 SUDDEN = 0.5  # a sensed arousal step this large into the climax is a surprise: nothing anticipates it
@@ -42,7 +42,11 @@ def affect_pieces(scenes: Sequence[Scene], affect: AffectCurve | None) -> list[l
     if affect is None:
         return [[] for _ in scenes]
     v, a, c = sharp_affect(affect)
-    return [scene_pieces(np.asarray(affect.times), v, a, c, s.start, s.end, affect.hop) for s in scenes]
+    fused = tuple(np.asarray(x, dtype=float) for x in (affect.valence, affect.arousal, affect.confidence))
+    times = np.asarray(affect.times)
+    # a scene too short for change points keeps the damped line of the fused curve it always had
+    return [scene_pieces(times, *(fused if s.end - s.start < 2 * MIN_SEGMENT else (v, a, c)), s.start, s.end, affect.hop)
+            for s in scenes]
 
 
 class _SceneCurves:

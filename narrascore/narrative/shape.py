@@ -13,6 +13,8 @@ of a change point are left out: they hold the transition). Hysteresis keeps nois
 * a change point stays only where two lines fit the segments either side clearly better than one
   line across both (``_prune``: by the height of a step, at least ``MIN_STEP`` and three standard
   errors, four); otherwise the segments merge and are fitted again, so a steady build stays one ramp;
+* a scene shorter than two segments keeps the damped line of the fused curve such scenes had
+  before (×0.6, at most ±0.4 around its middle, flat under 3 s);
 * a segment's line stays sloped only where its change over the segment exceeds ``MIN_RAMP`` and
   three standard errors; otherwise it is flat at the segment's mean.
 """
@@ -32,6 +34,7 @@ MIN_STEP = 0.15  # smallest jump (valence or arousal) that counts as a change
 MIN_RAMP = 0.1  # smallest change over a segment that counts as a ramp
 SIGNIFICANCE = 4.0  # standard errors a step or a ramp must exceed (the search picks the best places, so more than 2)
 NOISE_FLOOR = 0.02  # lowest noise level assumed when setting the change-point penalty
+SHORT_MIN, SHORT_DAMPING, SHORT_MAX = 3.0, 0.6, 0.4  # scenes too short for change points: a damped line
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ def scene_pieces(times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, co
                  start: float, end: float, hop: float) -> list[Piece]:
     """The pieces of one scene ``[start, end)`` from the sharp affect on ``times`` (see module docstring).
 
-    Returns one flat piece at the scene's mean when the scene is shorter than two segments or holds
-    too few samples; an empty list when it holds none.
+    A scene shorter than two segments gets one piece, its line damped (``_short_scene``); an empty
+    list when it holds no sample.
     """
     t = np.asarray(times, dtype=float)
     inside = np.flatnonzero((t >= start - 1e-9) & (t < end - 1e-9))
@@ -76,9 +79,9 @@ def scene_pieces(times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, co
     y = np.stack([np.asarray(valence, dtype=float)[inside], np.asarray(arousal, dtype=float)[inside]], axis=1)  # (n, 2)
     w = np.asarray(confidence, dtype=float)[inside] + 1e-3
     min_size = max(2, int(np.ceil(MIN_SEGMENT / hop - 1e-9)))
-    bounds = [0, len(ts)]
-    if len(ts) >= 2 * min_size and end - start >= 2 * MIN_SEGMENT:
-        bounds = [0, *_change_points(y, min_size)]
+    if len(ts) < 2 * min_size or end - start < 2 * MIN_SEGMENT:
+        return [_short_scene(ts, y, w, start, end)]
+    bounds = [0, *_change_points(y, min_size)]
     sigma = _noise(y)
     bounds = _prune(ts, y, w, bounds, sigma)
     pieces = []
@@ -90,6 +93,21 @@ def scene_pieces(times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, co
         v1, a1 = line(p1)
         pieces.append(Piece(start=float(p0), end=float(p1), v0=v0, v1=v1, a0=a0, a1=a1))
     return pieces
+
+
+def _short_scene(ts: np.ndarray, y: np.ndarray, w: np.ndarray, start: float, end: float) -> Piece:
+    """A scene too short for two segments: its weighted line, damped by ``SHORT_DAMPING`` and kept within
+    +-``SHORT_MAX`` of its middle (flat under ``SHORT_MIN`` seconds or 4 samples): the shape such scenes always had."""
+    mid = (start + end) / 2.0
+    if end - start < SHORT_MIN or len(ts) < 4:
+        m = (w @ y) / w.sum()
+        return Piece(start=start, end=end, v0=float(m[0]), v1=float(m[0]), a0=float(m[1]), a1=float(m[1]))
+    slope, ym, xm, _ = _line(ts, y, w, np.arange(len(ts)))
+    half = SHORT_DAMPING * slope * (end - start) / 2.0
+    half = np.clip(half, -SHORT_MAX, SHORT_MAX)
+    centre = ym + slope * (mid - xm)
+    (v0, a0), (v1, a1) = centre - half, centre + half
+    return Piece(start=start, end=end, v0=float(v0), v1=float(v1), a0=float(a0), a1=float(a1))
 
 
 def _change_points(y: np.ndarray, min_size: int) -> list[int]:
