@@ -150,7 +150,7 @@ def test_a_steady_build_inside_a_long_take_stays_one_ramp():
     affect = AffectCurve(hop=HOP, times=times, valence=tuple(np.zeros(len(times))), arousal=tuple(ramp), confidence=tuple(np.ones(len(times))))
     _, valence, arousal = derive_curve([flat_scene(0, 30, 0.0, 0.0)], 30.0, HOP, affect=affect)
     steps = np.diff(arousal)
-    assert np.all(steps >= -1e-12) and 1.0 < arousal[-1] - arousal[0] < 1.4
+    assert np.all(steps >= -1e-12) and 0.6 < arousal[-1] - arousal[0] < 0.85  # 0.6 of the sensed 1.2 (AROUSAL_GAIN)
     assert np.ptp(steps) < 1e-6  # one line, not steps
     assert np.ptp(valence) == 0.0
 
@@ -163,7 +163,7 @@ def test_a_step_inside_a_scene_reaches_the_curve_within_a_second_and_keeps_the_l
     scene = flat_scene(0, 20, 0.0, -0.1)
     t, _, arousal = derive_curve([scene], 20.0, HOP, affect=affect)
     at = lambda x: float(np.interp(x, t, arousal))  # noqa: E731
-    assert at(9.0) - at(7.0) >= 0.8
+    assert at(9.0) - at(7.0) >= 0.55  # 0.6 (AROUSAL_GAIN) of the sensed step of 1.0
     assert np.ptp(values_at(t, arousal, 0, 7.0)) < 0.05 and np.ptp(values_at(t, arousal, 9.0, 20)) < 0.05
     assert abs(float(np.mean(arousal)) - scene.arousal) < 0.03  # the level is still the E_local
     edited = derive_curve([dataclasses.replace(scene, arousal=0.2)], 20.0, HOP, affect=affect)[2]

@@ -7,7 +7,10 @@ Per scene ``k`` with E_local ``(v_k, a_k)`` on ``[start_k, end_k)``::
 ``shape_k`` is the scene's own shape in the sensed affect (when given; ``shape``): pieces between
 change points, a line in each, joined by a ``crossfade`` (0.25 s) at a change point, with its mean
 over the scene removed, so the level stays the E_local, which a user may edit (an edit moves the
-whole scene's curve and keeps its shape), and bounded by ``max_trend``. Hysteresis in the change
+whole scene's curve and keeps its shape), and bounded by ``max_trend``. The arousal shape is
+scaled by ``arousal_gain`` (0.6): the scene's level carries the story, the shape moves within it
+(on the arc story, 0.6 against 1.0 raised the music's measured arousal r from 0.946 to 0.965 and
+its valence r from -0.16 to +0.11; the events carry the sudden moments). Hysteresis in the change
 points and the lines keeps noise out: a steady, noisy scene stays flat.
 
 Nothing is smoothed across a scene boundary. At a boundary on a shot cut, or inside a shot where
@@ -34,6 +37,7 @@ from ..sense import grid
 from .shape import MIN_SEGMENT, MIN_STEP, Piece, scene_pieces, sharp_affect
 
 MAX_CROSSFADE = 0.25
+AROUSAL_GAIN = 0.6  # share of the in-scene arousal shape that reaches the curve (valence: all of it)
 SUDDEN = 0.5  # a sensed arousal step this large into the climax is a surprise: nothing anticipates it
 
 
@@ -50,9 +54,10 @@ def affect_pieces(scenes: Sequence[Scene], affect: AffectCurve | None) -> list[l
 
 
 class _SceneCurves:
-    def __init__(self, scenes: Sequence[Scene], pieces: list[list[Piece]], crossfade: float, max_trend: float) -> None:
+    def __init__(self, scenes: Sequence[Scene], pieces: list[list[Piece]], crossfade: float, max_trend: float,
+                 arousal_gain: float) -> None:
         self.scenes, self.pieces = scenes, pieces
-        self.crossfade, self.max_trend = crossfade, max_trend
+        self.crossfade, self.max_trend, self.arousal_gain = crossfade, max_trend, arousal_gain
         self.means = [self._mean(k) for k in range(len(scenes))]
 
     def _raw(self, k: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +93,8 @@ class _SceneCurves:
         v, a = self._raw(k, t)
         mv, ma = self.means[k]
         dv = np.clip(v - mv, -self.max_trend, self.max_trend)
-        da = np.clip(a - ma, -self.max_trend, self.max_trend)
+        gain = self.arousal_gain if s.end - s.start >= 2 * MIN_SEGMENT else 1.0  # short scenes: already damped
+        da = np.clip(gain * (a - ma), -self.max_trend, self.max_trend)
         return np.clip(s.valence + dv, -1, 1), np.clip(s.arousal + da, -1, 1)
 
     def step_at(self, k: int, b: float) -> tuple[float, float]:
@@ -117,6 +123,7 @@ def derive_curve(
     anticipation: float = 4.0,
     anticipation_gain: float = 0.6,
     max_trend: float = 1.0,
+    arousal_gain: float = AROUSAL_GAIN,
     pieces: list[list[Piece]] | None = None,
 ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
     """The narrative curve on ``grid(duration, hop)``: ``(times, valence, arousal)``, values in [-1, 1].
@@ -131,7 +138,7 @@ def derive_curve(
     times = np.asarray(grid(duration, hop))
     starts = np.array([s.start for s in scenes])
     fade = min(crossfade, MAX_CROSSFADE)
-    curves = _SceneCurves(scenes, pieces if pieces is not None else affect_pieces(scenes, affect), fade, max_trend)
+    curves = _SceneCurves(scenes, pieces if pieces is not None else affect_pieces(scenes, affect), fade, max_trend, arousal_gain)
     index = np.clip(np.searchsorted(starts, times + 1e-9, side="right") - 1, 0, len(scenes) - 1)
     valence, arousal = np.zeros(len(times)), np.zeros(len(times))
     for k in range(len(scenes)):
