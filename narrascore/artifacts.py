@@ -25,7 +25,11 @@ from typing import Any, ClassVar, TypeVar, Union
 from .errors import ArtifactError
 from .fileio import canonical_hash, write_json_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every artifact not named in SCHEMA_VERSIONS
+# per-artifact versions written now, and the older ones still read: narrative 2 added ``events``
+# (a version-1 narrative.json reads with no events)
+SCHEMA_VERSIONS: dict[str, int] = {"narrascore.narrative": 2}
+READABLE_VERSIONS: dict[str, tuple[int, ...]] = {"narrascore.narrative": (1, 2)}
 ARC_ROLES = ("setup", "rising", "climax", "falling", "resolution")
 CUT_KINDS = ("hard", "fade")
 # sudden moments inside scenes that the music answers (narrative.json ``events``):
@@ -373,7 +377,7 @@ def save_artifact(artifact: Any, folder: str | os.PathLike[str], *, key: str = "
     data = to_data(artifact)
     envelope = {
         "schema": artifact.SCHEMA,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSIONS.get(artifact.SCHEMA, SCHEMA_VERSION),
         "key": key,
         "fingerprint": canonical_hash(data),
         "data": data,
@@ -402,8 +406,10 @@ def read_artifact(cls: type[A], path: str | os.PathLike[str]) -> Stored:
     if schema != cls.SCHEMA:  # type: ignore[attr-defined]
         raise ArtifactError(f"{path}: schema is {schema!r}, expected {cls.SCHEMA!r}")  # type: ignore[attr-defined]
     version = envelope.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ArtifactError(f"{path}: schema_version {version!r} is not supported (this NarraScore reads {SCHEMA_VERSION})")
+    readable = READABLE_VERSIONS.get(schema, (SCHEMA_VERSION,))
+    if isinstance(version, bool) or version not in readable:
+        raise ArtifactError(f"{path}: schema_version {version!r} is not supported (this NarraScore reads "
+                            f"{', '.join(str(v) for v in readable)})")
     try:
         artifact = from_data(cls, envelope["data"], where=cls.__name__)
         validate(artifact)

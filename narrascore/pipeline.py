@@ -18,12 +18,13 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from . import __version__
-from .artifacts import (AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, canonical, fingerprint, read_artifact,
-                        save_artifact, to_data)
+from .artifacts import (AffectCurve, Event, MediaInfo, MusicConcept, NarrativePlan, Shots, canonical, fingerprint,
+                        read_artifact, save_artifact, to_data)
 from .errors import ArtifactError, MediaError
 from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
 from .identity import cached_sha256, file_identity, library_versions, remember_sha256
 from .lock import LOCK_NAME, hold, remove_litter
+from .media.events import EVENTS_VERSION
 from .media.features import AudioStats, VideoStats
 from .options import ScoreOptions
 from .parallel import Background
@@ -287,13 +288,24 @@ class Pipeline:
             neural = {"llm": _neural_stamp(self.options.llm_source() or {}, "llm", "llm_endpoint", "llm_model"),
                       "captions": canonical_hash(options["frame_captions"]), "subtitles": _subtitle_stamp(info),
                       "prompts": _prompt_versions("llm_global", "llm_scene", "json_retry")}
-        key = stage_key("narrative", affect=fingerprint(affect), shots=fingerprint(shots), reasoner=self.options.reasoner, **neural)
+        key = stage_key("narrative", affect=fingerprint(affect), shots=fingerprint(shots), reasoner=self.options.reasoner,
+                        events=EVENTS_VERSION, **neural)
         plan = self._cached(NarrativePlan, key)
         if plan is None:
             with self.reporter.stage("narrative"):
                 plan = reason(info, shots, affect, reasoner=self.options.reasoner, **options)
+                plan = dataclasses.replace(plan, events=self.events(info, shots, plan))
             plan = self._save(plan, key)
         return refresh_curve(plan, shots, affect)
+
+    def events(self, info: MediaInfo, shots: Shots, plan: NarrativePlan) -> tuple[Event, ...]:
+        """The sudden moments inside scenes, from the scanned statistics (cached), refined to the frame."""
+        from .media.events import detect_events
+
+        video = Path(info.absolute_path or info.path)
+        _, stats, audio = self.signals(video, info, need_stats=True)
+        assert stats is not None
+        return detect_events(video, info, stats, audio, shots, scene_starts=tuple(s.start for s in plan.scenes[1:]))
 
     def concept(self, plan: NarrativePlan, info: MediaInfo | None = None) -> MusicConcept:
         """The concept; with a model configured (``options.anchor_source()``), the model writes the anchor fields.

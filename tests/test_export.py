@@ -404,3 +404,26 @@ def test_figure_is_a_png(tmp_path):
     # the 440 Hz half is brighter around 440 Hz than the 220 Hz half
     band = np.argmin(np.abs(np.sqrt(edges[:-1] * edges[1:]) - 440))
     assert db[band, -5] > db[band, 5] + 10
+
+
+def test_figure_marks_the_events(tmp_path):
+    import dataclasses
+
+    import matplotlib.image as mpimg
+
+    from narrascore.artifacts import Event
+
+    n = 12 * FS
+    sf.write(tmp_path / "s.wav", stereo(0.1 * np.sin(2 * np.pi * 220 * np.arange(n) / FS)), FS)
+    grid = np.arange(0, 12, 0.5)
+    plan = NarrativePlan("test", (Scene(0.0, 12.0, "scene", 0.0, 0.0, "calm", "climax"),), 0.5, tuple(grid),
+                         tuple(np.zeros_like(grid)), tuple(np.zeros_like(grid)), climax_time=2.0, duration=12.0)
+    plain = write_figure(tmp_path / "plain.png", soundtrack=tmp_path / "s.wav", plan=plan, cuts=[])
+    marked = write_figure(tmp_path / "marked.png", soundtrack=tmp_path / "s.wav", cuts=[],
+                          plan=dataclasses.replace(plan, events=(Event(8.0, "impact", 1.0),)))
+
+    def orange(path) -> int:  # pixels of the event marker's colour (#ff8c00)
+        rgb = mpimg.imread(path)[..., :3]
+        return int(np.sum((np.abs(rgb[..., 0] - 1.0) < 0.05) & (np.abs(rgb[..., 1] - 0.55) < 0.05) & (rgb[..., 2] < 0.05)))
+
+    assert orange(plain) == 0 and orange(marked) > 50

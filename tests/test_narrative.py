@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from narrascore.artifacts import AffectCurve, Cut, MediaInfo, NarrativePlan, Scene, Shots, load_artifact, save_artifact, to_data, validate
-from narrascore.errors import OptionError
+from narrascore.errors import ArtifactError, OptionError
 from narrascore.fileio import canonical_hash
 from narrascore.narrative import REASONERS, derive_curve, reason, refresh
 from narrascore.narrative.arc import arc_roles, locate_climax
@@ -143,12 +143,69 @@ def test_no_jitter_inside_a_scene_from_noisy_input():
     assert np.sum(np.abs(np.diff(arousal))) < 0.3 and np.sum(np.abs(np.diff(valence))) < 0.3
 
 
-def test_within_scene_trend_is_kept_damped():
+def test_a_steady_build_inside_a_long_take_stays_one_ramp():
     times = grid(30.0, HOP)
-    ramp = np.linspace(-0.6, 0.6, len(times))
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(-0.6, 0.6, len(times)) + 0.05 * rng.standard_normal(len(times))
     affect = AffectCurve(hop=HOP, times=times, valence=tuple(np.zeros(len(times))), arousal=tuple(ramp), confidence=tuple(np.ones(len(times))))
-    _, _, arousal = derive_curve([flat_scene(0, 30, 0.0, 0.0)], 30.0, HOP, affect=affect)
-    assert np.all(np.diff(arousal) >= -1e-12) and 0.3 < arousal[-1] - arousal[0] < 0.8
+    _, valence, arousal = derive_curve([flat_scene(0, 30, 0.0, 0.0)], 30.0, HOP, affect=affect)
+    steps = np.diff(arousal)
+    assert np.all(steps >= -1e-12) and 0.6 < arousal[-1] - arousal[0] < 0.85  # 0.6 of the sensed 1.2 (AROUSAL_GAIN)
+    assert np.ptp(steps) < 1e-6  # one line, not steps
+    assert np.ptp(valence) == 0.0
+
+
+def test_a_step_inside_a_scene_reaches_the_curve_within_a_second_and_keeps_the_level():
+    times = np.asarray(grid(20.0, HOP))
+    rng = np.random.default_rng(4)
+    a = np.where(times < 8.0, -0.6, 0.4) + 0.04 * rng.standard_normal(len(times))
+    affect = AffectCurve(hop=HOP, times=tuple(times), valence=tuple(np.zeros(len(times))), arousal=tuple(a), confidence=tuple(np.full(len(times), 0.6)))
+    scene = flat_scene(0, 20, 0.0, -0.1)
+    t, _, arousal = derive_curve([scene], 20.0, HOP, affect=affect)
+    at = lambda x: float(np.interp(x, t, arousal))  # noqa: E731
+    assert at(9.0) - at(7.0) >= 0.55  # 0.6 (AROUSAL_GAIN) of the sensed step of 1.0
+    assert np.ptp(values_at(t, arousal, 0, 7.0)) < 0.05 and np.ptp(values_at(t, arousal, 9.0, 20)) < 0.05
+    assert abs(float(np.mean(arousal)) - scene.arousal) < 0.03  # the level is still the E_local
+    edited = derive_curve([dataclasses.replace(scene, arousal=0.2)], 20.0, HOP, affect=affect)[2]
+    assert np.allclose(np.asarray(edited) - arousal, 0.3)  # an edit moves the whole scene, shape kept
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_noise_in_a_steady_scene_never_moves_the_curve(seed):
+    affect = affect_curve([(0, 30, 0.1, -0.2)], noise=0.1, seed=seed)
+    _, valence, arousal = derive_curve([flat_scene(0, 30, 0.1, -0.2)], 30.0, HOP, affect=affect)
+    assert np.ptp(arousal) <= 0.1 and np.ptp(valence) <= 0.1
+
+
+def test_event_arousal_lifts_the_curve_into_each_event():
+    from narrascore.artifacts import Event
+    from narrascore.narrative.curve import event_arousal
+
+    times = grid(10.0, HOP)
+    flat = tuple(np.full(len(times), -0.2))
+    lifted = np.asarray(event_arousal(times, flat, (Event(5.0, "impact", 1.0),)))
+    t = np.asarray(times)
+    assert event_arousal(times, flat, ()) == flat
+    assert lifted[t == 5.0][0] == pytest.approx(0.15) and np.all(np.diff(lifted[(t >= 3.0) & (t <= 5.0)]) > 0)
+    assert np.allclose(lifted[t <= 3.0], -0.2) and np.all(np.diff(lifted[t >= 5.0]) < 0)
+
+
+def test_old_narrative_files_without_events_still_load(tmp_path):
+    import json
+
+    affect = affect_curve(ARC)
+    plan = reason(media(85.0), arc_shots(), affect)
+    path = save_artifact(plan, tmp_path)
+    envelope = json.loads(path.read_text())
+    assert envelope["schema_version"] == 2 and envelope["data"]["events"] == []
+    del envelope["data"]["events"]
+    envelope["schema_version"] = 1
+    path.write_text(json.dumps(envelope))
+    assert load_artifact(NarrativePlan, path).events == ()
+    envelope["schema_version"] = 3
+    path.write_text(json.dumps(envelope))
+    with pytest.raises(ArtifactError, match="schema_version 3"):
+        load_artifact(NarrativePlan, path)
 
 
 def test_anticipation_builds_before_the_climax_only():
@@ -180,7 +237,7 @@ def test_editing_a_scene_rederives_only_that_scene():
 
 
 def test_editing_the_climax_moves_the_anticipation_too():
-    affect = affect_curve(ARC)
+    affect = affect_curve([(0, 20, 0.4, -0.5), (20, 40, -0.2, 0.4), *ARC[2:]])  # rising, then a climax that is no surprise
     cuts = arc_shots().cut_times()
     plan = reason(media(85.0), arc_shots(), affect)
     scenes = list(plan.scenes)
@@ -190,6 +247,12 @@ def test_editing_the_climax_moves_the_anticipation_too():
     changed = np.abs(np.asarray(edited.arousal) - plan.arousal) > 1e-9
     assert changed[(t >= 36) & (t < 40)].any()
     assert not changed[(t < 34) | (t >= 55.5)].any()
+
+
+def test_a_sudden_climax_is_not_anticipated():
+    affect = affect_curve(ARC)  # arousal steps from 0.1 to 0.8 into the climax at 40 s
+    plan = reason(media(85.0), arc_shots(), affect)
+    assert np.ptp(values_at(plan.times, plan.arousal, 30.0, 39.5)) < 0.05
 
 
 @pytest.mark.parametrize("arousal, expected", [([0.5], 0), ([0.9, 0.1], 0), ([0.1, 0.9], 1), ([0.1, 0.9, 0.2], 1)])

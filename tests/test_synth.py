@@ -292,3 +292,52 @@ def test_registers_stay_put_over_a_long_score():
         for track in score.tracks:
             pitches = [n[2] for n in track.notes]
             assert 24 <= min(pitches) and max(pitches) <= 100, (style, track.name)
+
+
+def _announced_event_plan(plan, t: float = 10.0):
+    """``plan`` with arousal ramping up over the 3 s before ``t`` and a big event at ``t``."""
+    from narrascore.artifacts import Event
+
+    times = np.asarray(plan.times)
+    arousal = np.where((times >= t - 3) & (times < t), -0.2 + 0.6 * (times - (t - 3)) / 3, np.asarray(plan.arousal))
+    return dataclasses.replace(plan, arousal=tuple(float(a) for a in np.clip(arousal, -1, 1)), events=(Event(t, "impact", 0.9),))
+
+
+@pytest.mark.parametrize("style", ["orchestral", "piano"])
+def test_an_announced_big_event_gets_a_build_a_drop_out_and_a_hit(plan, shots, style):
+    from narrascore.synth.procedural.orchestration import CRASH, DRUM_CHANNEL, SNARE
+
+    ev_plan = _announced_event_plan(plan)
+    score = compose(ev_plan, conceive(ev_plan, style=style), shots)
+    plain = compose(plan, conceive(ev_plan, style=style), shots)
+    tracks = {t.name: t.notes for t in score.tracks}
+    # drop-out: nothing starts in melody, harmony or pad in the 0.35 s before the hit, except the build
+    for name in ("melody", "pad"):
+        assert not [n for n in tracks.get(name, []) if 9.65 <= n[0] < 10.0 - 1e-9], name
+    # the hit: a chord stab and a bass drop on the event; a crash where there is a kit
+    assert len({n[2] for n in tracks["harmony"] if abs(n[0] - 10.0) < 1e-6 and n[3] >= 110}) >= 3
+    assert [n for n in tracks["bass"] if abs(n[0] - 10.0) < 1e-6 and n[2] < 40]
+    if style == "orchestral":
+        roll = sorted(n for n in tracks["percussion"] if n[4] == DRUM_CHANNEL and n[2] == SNARE and 8.0 <= n[0] < 10.0)
+        gaps, velocities = np.diff([n[0] for n in roll]), [n[3] for n in roll]
+        assert len(roll) >= 12 and gaps[-1] < gaps[0] / 2 and velocities[-1] > velocities[0] + 20  # speeds up, crescendo
+        assert [n for n in tracks["percussion"] if n[2] == CRASH and abs(n[0] - 10.0) < 1e-6]
+    else:  # no kit: a rising ostinato of chord tones in the harmony
+        before = {n[:3] for t in plain.tracks if t.name == "harmony" for n in t.notes}
+        added = sorted(n for n in tracks["harmony"] if 8.0 <= n[0] < 10.0 and n[:3] not in before)
+        assert len(added) >= 12 and added[-1][2] > added[0][2] and added[-1][3] > added[0][3]
+
+
+def test_a_build_is_a_crescendo_on_rendered_audio(plan, shots, small_font, tmp_path):
+    ev_plan = _announced_event_plan(plan)
+    concept = conceive(ev_plan, style="orchestral")
+    with_events = read(render(ev_plan, concept, shots, tmp_path / "with", small_font, stems=True).stems["percussion"])
+    without = read(render(dataclasses.replace(ev_plan, events=()), concept, shots, tmp_path / "without", small_font, stems=True).stems["percussion"])
+
+    def db(x, a, b):
+        seg = x[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)]
+        return 10 * np.log10(np.mean(seg**2) + 1e-12)
+
+    build = with_events - without  # what the events added (the roll, then the hit)
+    assert db(build, 9.0, 9.9) > db(build, 8.0, 8.9) + 3.0
+    assert db(with_events, 10.0, 10.5) > db(with_events, 9.4, 9.9)

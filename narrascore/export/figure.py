@@ -128,7 +128,7 @@ def write_figure(
 
     Top: mel spectrogram of ``soundtrack`` (dB). Bottom: the plan's narrative valence and arousal in [-1, 1]
     on the same time axis (s), scene arc roles as shaded bands with labels, scene cuts as vertical lines
-    (``cuts`` in s), every shot cut as a tick along the bottom (``shot_cuts``), the climax marked; ``measured`` = (times s, valence, arousal) of the music, dashed.
+    (``cuts`` in s), every shot cut as a tick along the bottom (``shot_cuts``), the plan's events as markers, the climax marked; ``measured`` = (times s, valence, arousal) of the music, dashed.
     """
     import matplotlib
 
@@ -163,6 +163,14 @@ def write_figure(
     if shot_cuts:
         ax_va.vlines(shot_cuts, -1.0, -0.88, color="#333333", lw=0.8, alpha=0.7, label="shot cuts")
     t_plan = np.asarray(plan.times)
+    if plan.events:  # a marker per event at the narrative arousal, sized by strength, kind above it
+        e_t = np.array([e.time for e in plan.events])
+        e_a = np.interp(e_t, t_plan, plan.arousal) if t_plan.size else np.zeros(len(e_t))
+        ax_va.scatter(e_t, e_a, s=[30 + 90 * e.strength for e in plan.events], marker="v", color="#ff8c00",
+                      edgecolors="black", linewidths=0.6, zorder=6, label="events")
+        for e, a in zip(plan.events, e_a):
+            ax_va.annotate(e.kind, (e.time, a), xytext=(0, 7), textcoords="offset points", ha="center", fontsize=7, color="#8a4b00")
+        ax_spec.vlines(e_t, edges[0], edges[-1], color="#ffb347", lw=0.9, ls="--", alpha=0.8)
     ax_va.plot(t_plan, plan.valence, color="#1f77b4", lw=2.0, label="valence (narrative)")
     ax_va.plot(t_plan, plan.arousal, color="#d62728", lw=2.0, label="arousal (narrative)")
     if measured is not None:

@@ -70,6 +70,42 @@ def _decode(path: str | os.PathLike[str], sample_rate: int, layout: str) -> Iter
                         position / sample_rate, _reason(exc))
 
 
+def decode_audio_window(path: str | os.PathLike[str], start: float, end: float) -> tuple[int, float, np.ndarray]:
+    """Mono float32 samples of ``[start, end]`` seconds (seeking, not decoding from the start).
+
+    Returns ``(sample_rate, time of the first sample in s, samples)``; times from the first video frame.
+    """
+    with open_media(path) as container:
+        stream = audio_stream(container)
+        if stream is None:
+            return ANALYSIS_RATE, start, np.zeros(0, np.float32)
+        origin = _origin(container)
+        rate = int(stream.codec_context.sample_rate or ANALYSIS_RATE)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        first: float | None = None
+        blocks: list[np.ndarray] = []
+        try:
+            container.seek(max(0, int((max(0.0, start - 0.5) + origin) / float(stream.time_base))), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * frame.time_base) - origin
+                if first is None:
+                    first = t
+                for out in resampler.resample(frame):
+                    blocks.append(out.to_ndarray().reshape(-1))
+                if t > end:
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot decode the audio ({_reason(exc)})") from None
+    if first is None or not blocks:
+        return rate, start, np.zeros(0, np.float32)
+    samples = np.concatenate(blocks)
+    skip = max(0, int(round((start - first) * rate)))
+    stop = max(skip, int(round((end - first) * rate)))
+    return rate, first + skip / rate, samples[skip:stop]
+
+
 def iter_audio(
     path: str | os.PathLike[str],
     *,

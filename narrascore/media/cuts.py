@@ -8,6 +8,9 @@ cumulative Y/U/V histograms, which ignores motion, plus the change of a coarse g
 means, which sees a new layout in the same colours), compared with an absolute floor and with the
 median score of the surrounding second (adaptive, like PySceneDetect's AdaptiveDetector).
 
+A flash (a change that is undone within ``min_shot``: lightning, a muzzle flash, a camera flash) is
+not a cut: the picture after it matches the one before it.
+
 Fades and dissolves: over a sliding window of ``fade_window`` seconds, a dissolve makes the grid of
 block means change a lot between the window's ends while the middle frame stays the average of the
 two ends (pixel values blend linearly); camera motion and action do not keep that linearity.
@@ -30,6 +33,8 @@ DETECTOR_NAME = "content-adaptive"
 GRID = (6, 8)  # rows, columns of block means
 BINS = (32, 16, 16)  # histogram bins for Y, U, V
 SPAN = 3  # decoded frames either side when judging whether a change is sudden
+FLASH_MARGIN = 0.05  # s beyond ``min_shot`` at which a flash must have returned to the picture before it
+FLASH_RETURN = 0.35  # a flash returns to within this share of its own change score
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,15 @@ class CutDetector:
         self._ring: collections.deque[tuple[float, Signature]] = collections.deque()
         self._recent: collections.deque[Signature] = collections.deque(maxlen=2 * SPAN + 1)
         self._previous: Signature | None = None
+        self.undone: dict[int, float] = {}  # candidate -> least score of a later frame against the frame before it
+        self.returning: set[int] = set()  # frames back at the picture of before a recent candidate
+        self._pending: list[tuple[int, float, Signature]] = []  # (candidate index, time, frame before it)
 
     def add(self, t: float, sig: Signature) -> None:
         """Record a decoded frame at time ``t`` (s, increasing)."""
         self.times.append(t)
         self.scores.append(content_score(sig, self._previous) if self._previous is not None else 0.0)
+        self._watch_flashes(t, sig)
         self._previous = sig
         self._recent.append(sig)
         self._concentrate()
@@ -123,6 +132,23 @@ class CutDetector:
         self.fade_change.append(change)
         self.fade_residual.append(_grid_distance(mid.grid, expected) / max(change, 1e-6))
         self.fade_mid.append(tm)
+
+    def _watch_flashes(self, t: float, sig: Signature) -> None:
+        """Compare each frame with the frames before the big changes of the last ``min_shot + FLASH_MARGIN`` s."""
+        n = len(self.scores) - 1
+        window = self.options.min_shot + FLASH_MARGIN
+        self._pending = [p for p in self._pending if t - p[1] <= window]
+        for c, _, before in self._pending:
+            d = content_score(sig, before)
+            self.undone[c] = min(self.undone.get(c, np.inf), d)
+            if d < FLASH_RETURN * self.scores[c]:
+                self.returning.add(n)
+        if self._previous is not None and self.scores[n] >= self.options.threshold:
+            self._pending.append((n, t, self._previous))
+
+    def _is_flash(self, times: np.ndarray, scores: np.ndarray, i: int) -> bool:
+        """A change undone within ``min_shot`` (the picture after it matches the one before), or the undoing itself."""
+        return i in self.returning or self.undone.get(i, np.inf) < FLASH_RETURN * scores[i]
 
     def _concentrate(self, final: bool = False) -> None:
         """Share of the change over +-SPAN decoded frames that happens in one step: about 1 for a
@@ -159,6 +185,8 @@ class CutDetector:
             if scores[i] < opt.adaptive_ratio * (local + 0.01):
                 continue
             if self.concentration[i] < 0.6:  # a step inside a dissolve, not a cut
+                continue
+            if self._is_flash(times, scores, i):  # a flash (or a frame of glitch) inside one shot
                 continue
             confidence = float(min(1.0, scores[i] / (opt.adaptive_ratio * (local + 0.01) * 2)))
             cut = Cut(time=float(times[i]), confidence=round(max(confidence, 0.5), 3), kind="hard")

@@ -215,6 +215,34 @@ def _refine(path, cuts: list[Cut], times: list[float], decoded_pts: list[int], a
     return refined
 
 
+def decode_window(path: str | os.PathLike[str], start: float, end: float) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Every frame shown in ``[start, end]`` seconds, decoded in full: ``(t, frame)`` in order.
+
+    Seeks to the keyframe before ``start`` and decodes only reference frames up to the window (as
+    ``cuts.refine_cuts`` does), so the cost is the window plus part of one group of pictures.
+    """
+    with open_media(path) as container:
+        stream = video_stream(container, path)
+        tb = float(stream.time_base)
+        origin = (stream.start_time or 0) * tb
+        lo, hi = int((max(0.0, start) + origin) / tb), int(round((end + origin) / tb))
+        ctx = stream.codec_context
+        try:
+            container.seek(max(lo, 0), stream=stream, backward=True, any_frame=False)
+            ctx.flush_buffers()
+            for packet in container.demux(stream):
+                pts = packet.pts
+                ctx.skip_frame = "DEFAULT" if pts is None or pts >= lo else "NONREF"
+                for frame in packet.decode():
+                    if frame.pts is None or frame.pts < lo:
+                        continue
+                    if frame.pts > hi:
+                        return
+                    yield frame.pts * tb - origin, frame
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: cannot decode the video ({_reason(exc)})") from None
+
+
 def iter_frames(
     path: str | os.PathLike[str], times: Iterable[float], *, size: tuple[int, int] = (224, 224), fast: bool = False
 ) -> Iterator[tuple[float, np.ndarray]]:

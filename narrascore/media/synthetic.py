@@ -37,8 +37,10 @@ class Segment:
     duration: seconds; color: base RGB (0..255); motion: sideways speed of the content in picture
     widths per second (0 = static); texture: 0..1 amplitude of the pattern over the base colour;
     transition: "hard" or "fade" (a cross-dissolve of ``fade_seconds`` centred on the cut) into this
-    segment; audio_db: RMS level of the soundtrack under it in dBFS (None = silence);
+    segment, or "none": the same shot goes on (same pattern, same position) with this segment's
+    colour, motion and sound, so a change happens inside a shot; audio_db: RMS level of the soundtrack under it in dBFS (None = silence);
     audio_pulse_hz: percussive bursts per second (0 = steady tone); audio_tone_hz: tone pitch (Hz).
+    motion_end / audio_db_end: when set, motion and level ramp linearly to these values over the segment.
     """
 
     duration: float
@@ -50,6 +52,8 @@ class Segment:
     audio_db: float | None = -24.0
     audio_pulse_hz: float = 0.0
     audio_tone_hz: float = 220.0
+    motion_end: float | None = None
+    audio_db_end: float | None = None
 
 
 # --------------------------------------------------------------------------- pictures
@@ -79,14 +83,21 @@ def _shot_image(segment: Segment, pattern: np.ndarray) -> np.ndarray:
 
 
 class _Shot:
-    def __init__(self, segment: Segment, pattern: np.ndarray, start: float, width: int) -> None:
+    def __init__(self, segment: Segment, pattern: np.ndarray, start: float, width: int, offset: float = 0.0) -> None:
         self.image = _shot_image(segment, pattern)
         self.speed = segment.motion * width  # pixels per second
+        end_motion = segment.motion if segment.motion_end is None else segment.motion_end
+        self.accel = (end_motion - segment.motion) * width / max(segment.duration, 1e-9)  # pixels per second^2
         self.start = start
         self.width = width
+        self.offset = offset  # pixels already slid (a shot that goes on from the previous segment)
+
+    def shift(self, t: float) -> float:
+        tau = t - self.start
+        return self.offset + tau * self.speed + 0.5 * self.accel * tau * tau
 
     def frame(self, t: float) -> np.ndarray:
-        shift = int(round((t - self.start) * self.speed)) % self.width
+        shift = int(round(self.shift(t))) % self.width
         return self.image[:, shift : shift + self.width]
 
 
@@ -106,7 +117,10 @@ def _segment_audio(segment: Segment, n: int, t0: float, sample_rate: int, rng: n
     else:
         signal = tone
     rms = float(np.sqrt(np.mean(signal**2))) or 1.0
-    level = 10 ** (segment.audio_db / 20)
+    db = segment.audio_db
+    if segment.audio_db_end is not None:
+        db = segment.audio_db + (segment.audio_db_end - segment.audio_db) * (t - t0) / max(segment.duration, 1e-9)
+    level = 10 ** (np.asarray(db) / 20)
     return (signal * (level / rms)).astype(np.float32)
 
 
@@ -198,13 +212,19 @@ def make_video(
     total = float(starts[-1])
     n_frames = max(1, int(round(total * fps)))
     times = _frame_times(n_frames, fps, vfr, rng)
-    shots = [
-        _Shot(seg, _texture(np.random.default_rng([seed, i]), width, height), float(starts[i]), width)
-        for i, seg in enumerate(segments)
-    ]
+    shots: list[_Shot] = []
+    pattern = None
+    for i, seg in enumerate(segments):
+        going_on = i > 0 and seg.transition == "none"
+        if not going_on:
+            pattern = _texture(np.random.default_rng([seed, i]), width, height)
+        offset = shots[-1].shift(float(starts[i])) if going_on else 0.0
+        shots.append(_Shot(seg, pattern, float(starts[i]), width, offset))
     seg_of_frame = np.searchsorted(starts[1:-1] - 1e-9, times, side="right")  # same rule as the cut times
     cuts: list[float] = []
     for i in range(1, len(segments)):
+        if segments[i].transition == "none":
+            continue
         if segments[i].transition == "fade":
             cuts.append(float(starts[i]))
         else:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..artifacts import AffectCurve, MediaInfo, NarrativePlan, Scene, Shots
 from . import REASONERS, climax_time, scenes_fingerprint
 from .arc import arc_roles, describe_arc
-from .curve import derive_curve
+from .curve import affect_pieces, derive_curve
 from .scenes import caption, descriptors, label_for, scene_affect, segment_scenes
+from .shape import sharp_affect
 
 
 @REASONERS.register("rules")
@@ -29,8 +32,11 @@ class RulesReasoner:
         bounds = segment_scenes(
             cuts, affect, duration, min_scene=self.min_scene, max_scene=self.max_scene, merge_distance=self.merge_distance
         )
+        # E_local from the sharp copy of the affect (the sensor's 6 s smoothing leaks across boundaries),
         # rounded as the artifact file stores them, so a saved plan re-derives to the same curve
-        local = [tuple(round(x, 6) for x in scene_affect(affect, start, end)) for start, end in bounds]
+        v, a, _ = sharp_affect(affect)
+        sharp = dataclasses.replace(affect, valence=tuple(v.tolist()), arousal=tuple(a.tolist()))
+        local = [tuple(round(x, 6) for x in scene_affect(sharp, start, end)) for start, end in bounds]
         roles, _ = arc_roles([b[0] for b in bounds], [b[1] for b in bounds], [a for _, a in local])
         scenes = []
         for i, ((start, end), (v, a), role) in enumerate(zip(bounds, local, roles), start=1):
@@ -38,10 +44,11 @@ class RulesReasoner:
             words = descriptors(affect.features, affect.times, start, end)
             scenes.append(Scene(start=start, end=end, caption=caption(i, start, end, label, words), valence=v, arousal=a, label=label, arc_role=role))
         scenes = tuple(scenes)
-        times, valence, arousal = derive_curve(scenes, duration, affect.hop, cuts, affect=affect, anticipation=self.anticipation)
+        pieces = affect_pieces(scenes, affect)
+        times, valence, arousal = derive_curve(scenes, duration, affect.hop, cuts, pieces=pieces, anticipation=self.anticipation)
         peak = climax_time(scenes, times, arousal)
         return NarrativePlan(
-            s_global=describe_arc(scenes, peak),
+            s_global=describe_arc(scenes, peak, curve=(times, valence, arousal), pieces=pieces),
             scenes=scenes,
             hop=affect.hop,
             times=times,

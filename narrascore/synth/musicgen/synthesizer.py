@@ -27,6 +27,7 @@ from ...artifacts import MusicConcept, NarrativePlan, Shots, validate
 from ...errors import OptionError
 from ...fileio import atomic_path, canonical_hash, ensure_writable_dir
 from .. import SAMPLE_RATE, RenderRequest, RenderResult
+from ...narrative.curve import event_arousal
 from .adapter import describe, load_adapter
 from .backbone import Backbone, load_backbone
 from .inject import CFG_MODES, inject
@@ -142,7 +143,7 @@ class MusicgenSynthesizer:
             kwargs["input_values"] = torch.from_numpy(np.ascontiguousarray(previous[..., -w.prompt * hop:]))[None].to(device)
         with contextlib.ExitStack() as stack:
             if adapter is not None:
-                control = adapter.control(plan.times, plan.valence, plan.arousal, t0=w.start / backbone.frame_rate,
+                control = adapter.control(plan.times, plan.valence, event_arousal(plan.times, plan.arousal, plan.events), t0=w.start / backbone.frame_rate,
                                           n_positions=w.frames + backbone.decoder_config.num_codebooks)
                 stack.enter_context(inject(model, adapter, control, cfg=self.cfg))
             stack.enter_context(torch.random.fork_rng(devices=[]))
@@ -158,7 +159,7 @@ class MusicgenSynthesizer:
              request: RenderRequest) -> str:
         return canonical_hash({
             "v": KEY_VERSION, "model": backbone.identity, "adapter": _adapter_stamp(self.adapter),
-            "anchor": concept.anchor_prompt, "curve": [list(plan.times), list(plan.valence), list(plan.arousal)],
+            "anchor": concept.anchor_prompt, "curve": [list(plan.times), list(plan.valence), list(event_arousal(plan.times, plan.arousal, plan.events))],
             "windows": [[w.start, w.end, w.prompt] for w in windows], "seed": request.seed,
             "guidance": self.guidance_scale, "top_k": self.top_k, "cfg": self.cfg if self.adapter else None,
             **({"precision": self.precision} if self.precision != "fp32" else {}),

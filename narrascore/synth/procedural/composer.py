@@ -23,6 +23,8 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
 * **percussion**: none below the style's threshold, then density rising with arousal;
   a crash or timpani stroke accents a scene cut when the music is energetic.
 * **shot cuts inside a scene** only nudge the texture: one extra accent note on the cut.
+* **events** (``plan.events``) get a hit on their exact time, a build when the curve announces
+  them and a drop-out before big ones (``answers``).
 
 Deterministic: every random choice comes from ``numpy.random.default_rng([concept.seed, ...])``.
 """
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
+from .answers import answer_events
 from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch, snap_to_chord
 from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
@@ -179,6 +182,11 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         for part in track.parts:
             track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, motif, concept))
     _shot_accents(groups, shots, bounds, bars, pattern)
+    if plan.events:
+        starts = np.array([b.start for b in bars])
+        chord_at = (lambda t: _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t))  # noqa: E731
+        arousal_at = (lambda t: float(np.interp(t, plan.times, plan.arousal)))  # noqa: E731
+        answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
     for track in groups.values():
         _clean_overlaps(track, plan.duration)
         _dynamics(track, grid, bars, pattern)

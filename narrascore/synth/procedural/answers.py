@@ -1,0 +1,112 @@
+"""How the score answers the plan's events (``NarrativePlan.events``): a hit, a build before it, a drop-out.
+
+* **hit**, on the event's exact time: a chord stab in the harmony (the chord sounding there, mid
+  register), the bass root an octave down (a bass drop), a timpani stroke where the style has
+  timpani, and a crash with a bass drum where it has a kit; velocity ``60 + 67 strength``.
+* **build**, when the curve announces the event (its arousal rises by ``ANNOUNCED`` or more over
+  the ``BUILD`` seconds before it) and the event is at least ``BIG`` strong: a snare roll that
+  speeds up from 4 to 16 strokes a second in a crescendo where the style has a kit, otherwise a
+  rising ostinato of chord tones in the harmony, in both cases crescendo into the hit.
+* **drop-out**, before a big hit (strength >= ``BIG``) in styles other than ambient: melody,
+  harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
+
+Only notes are added or shortened: the beat grid, harmony and tempo map stay as composed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...artifacts import Event
+from .harmony import Chord, voicing
+from .orchestration import CRASH, DRUM_CHANNEL, KICK, SNARE
+
+BUILD = 2.0  # s of build before an announced event
+ANNOUNCED = 0.15  # arousal rise over the build window that announces an event
+BIG = 0.6  # strength from which an event gets a build and a drop-out
+DROP = 0.35  # s of silence (melody, harmony, pad) before a big hit
+THINNED = ("melody", "harmony", "pad")
+
+
+def answer_events(groups: dict, events: Sequence[Event], chord_at, arousal_at, style: str, duration: float) -> None:
+    """Add each event's hit, build and drop-out to the tracks in ``groups`` (group name -> ``Track``).
+
+    ``chord_at(t)`` gives the chord sounding at ``t`` s, ``arousal_at(t)`` the narrative arousal.
+    """
+    kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
+    timpani = next((p for t in groups.values() for p in t.parts if not p.is_drum and p.instrument == "Timpani"), None)
+    previous = -np.inf
+    for event in sorted(events, key=lambda e: e.time):
+        t, s = float(event.time), float(event.strength)
+        if not 0 <= t < duration - 0.05:
+            continue
+        ch = chord_at(t)
+        big = s >= BIG
+        span = min(BUILD, t - previous - 0.5, t)
+        announced = span >= 1.0 and arousal_at(t - 0.25) - arousal_at(t - span) >= ANNOUNCED
+        if big and style != "ambient":
+            _drop_out(groups, t - DROP, t)
+        if big and announced:
+            _build(groups, kit, ch, t - span, t, s)
+        _hit(groups, kit, timpani, ch, t, s, duration)
+        previous = t
+
+
+def _vel(x: float) -> int:
+    return int(min(127, max(1, round(x))))
+
+
+def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float) -> None:
+    loud = _vel(60 + 67 * s)
+    end = min(duration, t + 0.6 + 0.6 * s)
+    harmony = groups.get("harmony")
+    if harmony is not None and harmony.parts:
+        for p in voicing(ch, 64, size=4):
+            harmony.notes.append((t, end, p, loud, harmony.parts[0].channel))
+    bass = groups.get("bass")
+    if bass is not None and bass.parts:
+        root = 28 + (ch.root - 28) % 12
+        bass.notes.append((t, min(duration, t + 1.2), root, loud, bass.parts[0].channel))
+    if timpani is not None:
+        root = 41 + (ch.root - 41) % 12
+        groups[timpani.group].notes.append((t, t + 0.8, root, _vel(70 + 57 * s), timpani.channel))
+    if kit is not None:
+        groups[kit.group].notes.append((t, t + 1.5, CRASH, loud, DRUM_CHANNEL))
+        groups[kit.group].notes.append((t, t + 0.4, KICK - 1, loud, DRUM_CHANNEL))
+
+
+def _build(groups: dict, kit, ch: Chord, t0: float, t1: float, s: float) -> None:
+    """A snare roll speeding up (4 -> 16 strokes/s) or a rising ostinato, crescendo from 35 to 60 + 40 s."""
+    if kit is not None:
+        track, channel, pitches = groups[kit.group], DRUM_CHANNEL, None
+    elif groups.get("harmony") is not None and groups["harmony"].parts:
+        track, channel = groups["harmony"], groups["harmony"].parts[0].channel
+        pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4))
+    else:
+        return
+    t = t0
+    while t < t1 - 0.02:
+        u = (t - t0) / (t1 - t0)
+        rate = 4.0 + 12.0 * u * u
+        v = _vel(35 + (25 + 40 * s) * u)
+        pitch = SNARE if pitches is None else pitches[min(len(pitches) - 1, int(u * len(pitches)))]
+        track.notes.append((t, min(t1, t + 0.9 / rate), pitch, v, channel))
+        t += 1.0 / rate
+
+
+def _drop_out(groups: dict, t0: float, t1: float) -> None:
+    """Melody, harmony and pad notes stop at ``t0``; none starts in ``[t0, t1)``."""
+    for name in THINNED:
+        track = groups.get(name)
+        if track is None:
+            continue
+        kept = []
+        for start, end, p, v, c in track.notes:
+            if t0 - 1e-9 <= start < t1 - 1e-9:
+                continue
+            if start < t0 < end:
+                end = t0
+            kept.append((start, end, p, v, c))
+        track.notes = kept
