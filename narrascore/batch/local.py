@@ -127,8 +127,21 @@ def run_local(jobs: Sequence[tuple[int, BatchItem]], out_root: Path, *, workers:
         for conn in list(live):
             while conn in live and conn.poll() and receive_from(conn, stopping=True):
                 pass
+        _sweep([items[i] for i in items if i not in done], out_root)
         tasks.cancel_join_thread()
         raise
+
+
+def _sweep(unfinished: Sequence[BatchItem], out_root: Path) -> None:
+    """Remove what a worker stopped mid-write left (a signal can land between creating a temporary file
+    and the block that removes it); the workers are gone, so no run holds these folders."""
+    from ..lock import remove_litter
+    from ..pipeline import WORK_DIR
+
+    for item in unfinished:
+        folder = out_root / item.name
+        if folder.is_dir():
+            remove_litter(folder, folder / WORK_DIR)
 
 
 def _stop(procs: Sequence[Any]) -> None:
