@@ -56,6 +56,16 @@ def write_json_atomic(final: str | os.PathLike[str], payload: Any) -> None:
     write_text_atomic(final, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A small JSON cache or manifest file as a dict; {} when it is missing, unreadable or not an object
+    (a cache that cannot be read is rebuilt, never an error)."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def ensure_writable_dir(folder: str | os.PathLike[str]) -> Path:
     """Create ``folder`` if needed and check that files can be created in it."""
     folder = Path(folder)

@@ -9,12 +9,11 @@ read in full only when it changed.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from .fileio import file_sha256, write_json_atomic
+from .fileio import file_sha256, read_json_object, write_json_atomic
 
 
 def library_versions(*names: str) -> dict[str, str | None]:
@@ -33,7 +32,7 @@ def cached_sha256(path: str | os.PathLike[str], *, cache: Path | None = None) ->
     path = Path(path).resolve()
     stat = path.stat()
     stamp = [stat.st_size, stat.st_mtime_ns]
-    known = _read_cache(cache) if cache is not None else {}
+    known = read_json_object(cache) if cache is not None else {}
     entry = known.get(str(path))
     if isinstance(entry, list) and len(entry) == 3 and entry[:2] == stamp and isinstance(entry[2], str):
         return entry[2]
@@ -48,7 +47,7 @@ def remember_sha256(path: str | os.PathLike[str], digest: str, *, cache: Path) -
     """Record a hash computed elsewhere (the media probe hashes the video anyway)."""
     path = Path(path).resolve()
     stat = path.stat()
-    known = _read_cache(cache)
+    known = read_json_object(cache)
     known[str(path)] = [stat.st_size, stat.st_mtime_ns, digest]
     write_json_atomic(cache, known)
 
@@ -57,11 +56,3 @@ def file_identity(path: str | os.PathLike[str], *, cache: Path | None = None) ->
     """A file as a cache key holds it: absolute path, size in bytes and content hash."""
     path = Path(path).resolve()
     return {"path": str(path), "size": path.stat().st_size, "sha256": cached_sha256(path, cache=cache)}
-
-
-def _read_cache(cache: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -21,7 +21,7 @@ from . import __version__
 from .artifacts import (AffectCurve, Event, MediaInfo, MusicConcept, NarrativePlan, Shots, canonical, fingerprint,
                         read_artifact, save_artifact, to_data)
 from .errors import ArtifactError, MediaError
-from .fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
+from .fileio import atomic_path, canonical_hash, ensure_writable_dir, read_json_object, write_json_atomic
 from .identity import cached_sha256, file_identity, library_versions, remember_sha256
 from .lock import LOCK_NAME, hold, remove_litter
 from .media.events import EVENTS_VERSION
@@ -362,7 +362,7 @@ class Pipeline:
             **self.options.synth_kwargs(),
         )
         record_path = self.work / "render.json"
-        record = _read_json(record_path)
+        record = read_json_object(record_path)
         if not self.options.force and record.get("key") == key and all(Path(p).exists() for p in _record_files(record)):
             self._reuse("render")
             return record
@@ -493,16 +493,6 @@ def _subtitle_stamp(info: MediaInfo) -> list[Any]:
     side = Path(info.sidecar_subtitles)
     stat = side.stat() if side.exists() else None
     return [str(side), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0]
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _record_files(record: dict[str, Any]) -> list[str]:

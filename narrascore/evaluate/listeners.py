@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import DependencyError, MediaError
+from ..errors import DependencyError, MediaError, OptionError
 from ..registry import Registry
 from .descriptors import AudioSource, Analysis, _chunks, analyze
 from .emotion import EmotionCurve, curve_from_analysis
@@ -237,8 +237,6 @@ def best_listener() -> str:
 
 def check_listener_name(name: str | None) -> str:
     """``name`` resolved (``auto``/None -> the best installed); an unknown or uninstalled one raises one line."""
-    from ..errors import OptionError
-
     if name in (None, AUTO):
         return best_listener()
     if name not in LISTENERS.names():

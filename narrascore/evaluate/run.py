@@ -30,7 +30,7 @@ from typing import Any
 
 from ..artifacts import AffectCurve, MediaInfo, MusicConcept, NarrativePlan, Shots, fingerprint, read_artifact
 from ..errors import ArtifactError, MediaError, OptionError
-from ..fileio import atomic_path, canonical_hash, ensure_writable_dir, write_json_atomic
+from ..fileio import atomic_path, canonical_hash, ensure_writable_dir, read_json_object, write_json_atomic
 from ..options import ScoreOptions
 from ..progress import Reporter, SilentReporter
 from .baselines import baseline_concept, fixed_mood_plan, shuffled_plan
@@ -258,13 +258,7 @@ class _BaselineRenderer:
         self.manifest_path = self.dir / "manifest.json"
 
     def _manifest(self) -> dict[str, Any]:
-        import json
-
-        try:
-            value = json.loads(self.manifest_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
+        return read_json_object(self.manifest_path)
 
     def _record(self, name: str, entry: dict[str, Any]) -> None:
         manifest = self._manifest()
