@@ -164,10 +164,9 @@ class Pipeline:
         media_json = self.out / MediaInfo.FILENAME
         if video is not None:
             return self.media(video, analysed=info), video
-        named = [Path(p) for p in dict.fromkeys((info.absolute_path, info.path)) if p]
-        found = next((p for p in named if p.is_file()), None)
-        if found is None:
-            raise MediaError(f"{named[0]}: the video named in {media_json} is missing; "
+        found = info.located()
+        if not found.is_file():
+            raise MediaError(f"{found}: the video named in {media_json} is missing; "
                              f"pass --video PATH to re-bind the folder to it")
         if cached_sha256(found, cache=self.work / HASHES) != info.content_hash:
             raise MediaError(f"{found}: is not the video analysed in {self.out} (its content differs from "

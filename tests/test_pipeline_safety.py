@@ -199,6 +199,13 @@ def test_render_finds_the_video_from_another_working_folder(demo, tmp_path, monk
     monkeypatch.chdir(elsewhere)
     result = narrascore.render(here / "film.narrascore", soundfont=str(FONT))
     assert result.video is not None and result.video.is_file()
+    # the evaluation's original-audio baseline and the editor's timeline find it too
+    assert info.located() == here / "film.mp4" and info.located().is_absolute()
+    pytest.importorskip("opentimelineio")
+    from narrascore.export.timeline import export_timeline
+
+    timeline = export_timeline(here / "film.narrascore", "otio")
+    assert str((here / "film.mp4").resolve()) in timeline.read_text()
 
 
 def test_render_refuses_a_replaced_video_and_rebinds_with_video(demo, short_video, tmp_path):

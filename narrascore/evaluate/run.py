@@ -279,13 +279,13 @@ class _BaselineRenderer:
         loud = {"lufs": opts.loudness, "tp": opts.true_peak, "n_samples": self._n_samples()}
         if name == "original":
             media = story.media
-            if media is None or not media.has_audio or not Path(media.path).is_file():
+            if media is None or not media.has_audio or not media.located().is_file():
                 return None
             key = stage_key("baseline", name=name, media=media.content_hash, **loud)
             if not self._fresh(name, key, wav):
                 with self.reporter.stage(f"baseline {name}"):
                     raw = self.dir / f"{name}-raw.wav"
-                    _decode_to_wav(Path(media.path), raw, duration=self._n_samples() / 48_000)
+                    _decode_to_wav(media.located(), raw, duration=self._n_samples() / 48_000)
                     self._normalise(raw, wav)
                     raw.unlink()
                 self._record(name, {"key": key})

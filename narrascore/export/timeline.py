@@ -131,7 +131,7 @@ def build_timeline(media: MediaInfo, plan: NarrativePlan, concept: MusicConcept 
         return otio.schema.Clip(name=label, media_reference=ref, source_range=span)
 
     timeline = otio.schema.Timeline(name=name)
-    picture = clip(Path(media.path), Path(media.path).name)
+    picture = clip(media.located(), media.located().name)
     for marker in timeline_markers(plan, concept, rate, n_frames):
         picture.markers.append(otio.schema.Marker(
             name=marker.name, comment=marker.comment, color=MARKER_COLORS[marker.kind],
@@ -144,7 +144,7 @@ def build_timeline(media: MediaInfo, plan: NarrativePlan, concept: MusicConcept 
         return timeline
     tracks = list(audio.items())
     if media.has_audio:
-        tracks.append(("original audio", Path(media.path)))
+        tracks.append(("original audio", media.located()))
     for label, path in tracks:
         track = otio.schema.Track(name=label, kind=otio.schema.TrackKind.Audio)
         track.append(clip(path, path.name))
@@ -179,8 +179,8 @@ def export_timeline(out_dir: str | os.PathLike[str], fmt: str, *, path: str | os
     plan = read_artifact(NarrativePlan, out / NarrativePlan.FILENAME).artifact
     concept_path = out / MusicConcept.FILENAME
     concept = read_artifact(MusicConcept, concept_path).artifact if concept_path.exists() else None
-    if not Path(media.path).exists():
-        raise ArtifactError(f"{media.path}: the video named in {out / MediaInfo.FILENAME} is missing")
+    if not media.located().is_file():
+        raise ArtifactError(f"{media.located()}: the video named in {out / MediaInfo.FILENAME} is missing")
     stem_files = sorted((out / "stems").glob("*.wav")) if (out / "stems").is_dir() else []
     if stems and not stem_files:
         raise ArtifactError(f"{out / 'stems'}: no stems to put on the timeline; score with --stems first")
