@@ -266,6 +266,24 @@ def test_a_second_run_fails_at_once_naming_the_holder(short_video, tmp_path):
     assert narrascore.analyze(short_video.path, tmp_path).plan.scenes
 
 
+def test_evaluate_fails_at_once_while_a_run_holds_the_folder(clean, tmp_path):
+    out, _, _ = clean
+    folder = tmp_path / "scored"
+    shutil.copytree(out, folder)
+    holder = hold_lock(folder / ".narrascore", 60)
+    try:
+        code, err = finish(cli("evaluate", str(folder), "--quiet", "--no-baselines", "--listener", "descriptors"))
+        assert code == OutputError.exit_code
+        assert f"PID {holder.pid}" in one_line(err)
+        assert not (folder / "report.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    code, err = finish(cli("evaluate", str(folder), "--quiet", "--no-baselines", "--listener", "descriptors"))
+    assert code == 0, err
+    assert (folder / "report.json").is_file()
+
+
 def test_wait_waits_for_the_holder(short_video, tmp_path):
     holder = hold_lock(tmp_path / ".narrascore", 2)
     try:

@@ -91,11 +91,15 @@ def evaluate_folder(
     soundtrack = out / SOUNDTRACK
     if not soundtrack.is_file():
         raise MediaError(f"{soundtrack}: not found; run `narrascore score VIDEO -o {out}` (or `render`) first")
-    story = _load_story(out)
-    if story.concept is None and baselines:
-        raise ArtifactError(f"{out / MusicConcept.FILENAME}: not found; run `narrascore render {out}` first")
-    return _run(soundtrack, out, story, options or ScoreOptions(), baselines=baselines, seed=seed, reporter=reporter,
-                listener=listener)
+    from ..lock import hold
+    from ..pipeline import WORK_DIR
+
+    with hold(ensure_writable_dir(out / WORK_DIR)):  # a score or render into the folder must not change it meanwhile
+        story = _load_story(out)
+        if story.concept is None and baselines:
+            raise ArtifactError(f"{out / MusicConcept.FILENAME}: not found; run `narrascore render {out}` first")
+        return _run(soundtrack, out, story, options or ScoreOptions(), baselines=baselines, seed=seed, reporter=reporter,
+                    listener=listener)
 
 
 def evaluate_soundtrack(
@@ -109,7 +113,8 @@ def evaluate_soundtrack(
     is already there); ``report.json`` and ``figure.png`` are written there. With ``baselines`` the
     concept stage runs too, and the baselines are rendered as for :func:`evaluate_folder`.
     """
-    from ..pipeline import Pipeline, run
+    from ..lock import hold
+    from ..pipeline import WORK_DIR, Pipeline, run
 
     check_listener_name(listener)  # an unknown or uninstalled listener fails before any work
     audio, video = Path(audio), Path(video)
@@ -119,9 +124,11 @@ def evaluate_soundtrack(
         raise MediaError(f"{video}: file not found")
     options = options or ScoreOptions()
     result = run(video, out_dir, options, until="narrative", reporter=reporter)
-    concept = Pipeline(result.out_dir, options, reporter).concept(result.plan) if baselines else None
-    story = _Story(plan=result.plan, shots=result.shots, concept=concept, media=result.media)
-    return _run(audio, result.out_dir, story, options, baselines=baselines, seed=seed, reporter=reporter, listener=listener)
+    with hold(result.out_dir / WORK_DIR):  # taken again at once: the analysis above held it
+        concept = Pipeline(result.out_dir, options, reporter).concept(result.plan) if baselines else None
+        story = _Story(plan=result.plan, shots=result.shots, concept=concept, media=result.media)
+        return _run(audio, result.out_dir, story, options, baselines=baselines, seed=seed, reporter=reporter,
+                    listener=listener)
 
 
 def analyse_music(
