@@ -472,16 +472,16 @@ def batch(
 
         try:
             return run_batch(inputs, out, options=options, workers=workers, ray=ray, range_seconds=range_seconds,
-                             on_row=on_row), False
+                             on_row=on_row), 0
         except BatchInterrupted as exc:
-            return exc.result, True
+            return exc.result, exc.signum
 
-    result, interrupted = _guarded(action)
+    result, signum = _guarded(action)
     console = Console(soft_wrap=True)
     console.print(summary_table(result.rows, title=f"batch {out}", width=console.width))
     typer.echo(f"  summary    {result.summary}")
-    if interrupted:
-        _fail(f"interrupted; {len(result.unfinished)} video(s) not finished; a re-run resumes", 130)
+    if signum:  # 128 + the signal, as for a single run: 130 for Ctrl-C, 143 for SIGTERM
+        _fail(f"interrupted; {len(result.unfinished)} video(s) not finished; a re-run resumes", 128 + signum)
     if result.failed:
         _fail(f"{len(result.failed)} of {len(result.rows)} video(s) failed; see {result.summary}", 1)
 

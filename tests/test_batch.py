@@ -227,7 +227,8 @@ def test_ray_resources_follow_the_synth():
 
 
 # --------------------------------------------------------------------------- Ctrl-C
-def test_ctrl_c_stops_workers_and_leaves_no_half_written_files(batch_inputs, tmp_path, video_factory):
+@pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_workers_and_leaves_no_half_written_files(batch_inputs, tmp_path, video_factory, stop, code):
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(3):
@@ -241,9 +242,9 @@ def test_ctrl_c_stops_workers_and_leaves_no_half_written_files(batch_inputs, tmp
     deadline = time.monotonic() + 60
     while not any(out.glob("*/.narrascore/*.npz")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)  # wait until the workers are inside the pipeline
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "interrupted" in stderr and "batch-summary.csv" in stdout
     leftovers = [p for p in out.rglob(".*") if p.is_file()]
     assert leftovers == [], leftovers  # atomic writes removed their temporary files
@@ -255,7 +256,9 @@ def test_ctrl_c_stops_workers_and_leaves_no_half_written_files(batch_inputs, tmp
     assert len(summary) < 3 and all(r["status"] == "done" for r in summary)
     assert subprocess.run(["pgrep", "-f", f"narrascore.cli batch {folder}"], capture_output=True).stdout == b""
 
-    resumed = run_batch(folder, out, workers=2)  # a re-run finishes the rest
+    (out / ".batch-summary.k1ll3d00.csv").write_text("name,status\n")  # as a batch killed while writing it leaves
+    resumed = run_batch(folder, out, workers=2)  # a re-run finishes the rest and sweeps that
+    assert not (out / ".batch-summary.k1ll3d00.csv").exists()
     assert sorted(_statuses(resumed).values()) == sorted(["skipped"] * len(summary) + ["done"] * (3 - len(summary)))
 
 
@@ -336,3 +339,27 @@ def test_the_table_is_readable_at_80_columns():
                        "/data/clips/", "too short"):
             assert needle in text, (width, needle, text)
         assert ("40.2 s" in text) == (width >= 110)  # wall time only where there is room (it is in the CSV)
+
+
+def test_a_second_batch_into_the_same_folder_fails_at_once(batch_inputs, tmp_path):
+    import threading
+
+    from narrascore.errors import OutputError
+    from narrascore.lock import hold
+
+    out = tmp_path / "out"
+    (out / ".narrascore").mkdir(parents=True)
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            run_batch(batch_inputs, out, workers=1)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            errors.append(exc)
+
+    with hold(out / ".narrascore"):  # another thread's hold is another open file: as another run's
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(60)
+    assert len(errors) == 1 and isinstance(errors[0], OutputError), errors
+    assert "another narrascore run" in str(errors[0]) and not (out / "a").exists()

@@ -9,12 +9,14 @@ error and goes on, and writes ``out_dir/batch-summary.csv``. ``narrascore batch`
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OptionError
 from ..fileio import ensure_writable_dir
+from ..lock import TEMP_NAME, hold
 from ..options import ScoreOptions
 from .inputs import ROW_OPTIONS, VIDEO_EXTENSIONS, BatchItem, collect_inputs
 from .item import ItemResult, finished, score_one
@@ -47,11 +49,12 @@ class BatchResult:
 
 
 class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a batch: the workers are stopped; ``result`` holds what had finished."""
+    """Ctrl-C (or SIGTERM, SIGHUP: ``signum``) during a batch: the workers are stopped; ``result`` holds what had finished."""
 
-    def __init__(self, result: BatchResult) -> None:
+    def __init__(self, result: BatchResult, signum: int = signal.SIGINT) -> None:
         super().__init__(f"batch interrupted: {len(result.rows)} finished, {len(result.unfinished)} not")
         self.result = result
+        self.signum = int(signum)
 
 
 def default_workers() -> int:
@@ -92,7 +95,25 @@ def run_batch(
     items = collect_inputs(inputs, options=options, exclude=out_dir)
     for checked in {item.options for item in items}:  # a bad SoundFont or model fails the batch before any video
         checked.check_resources()
+    from ..pipeline import WORK_DIR
+
     out = ensure_writable_dir(out_dir)
+    with hold(ensure_writable_dir(out / WORK_DIR)):  # one batch per output folder; its videos have their own locks
+        _remove_summary_litter(out)
+        return _run_items(items, out, workers=workers, ray=ray, range_seconds=range_seconds,
+                          cpus_per_video=cpus_per_video, on_row=on_row)
+
+
+def _remove_summary_litter(out: Path) -> None:
+    """The half-written summaries a killed batch left (``.batch-summary.<random>.csv``)."""
+    for path in out.glob(".batch-summary.*"):
+        match = TEMP_NAME.match(path.name)
+        if match is not None and match["stem"] == Path(SUMMARY).stem and path.is_file():
+            path.unlink(missing_ok=True)
+
+
+def _run_items(items: list[BatchItem], out: Path, *, workers: int | None, ray: str | None, range_seconds: float,
+               cpus_per_video: float, on_row: Callable[[ItemResult], None] | None) -> BatchResult:
     rows: dict[int, ItemResult] = {}
 
     def record(index: int, row: ItemResult) -> None:
@@ -116,8 +137,8 @@ def run_batch(
             from .local import run_local
 
             run_local(jobs, out, workers=workers or default_workers(), on_row=record)
-    except KeyboardInterrupt:
-        raise BatchInterrupted(_finish(out, items, rows)) from None
+    except KeyboardInterrupt as exc:
+        raise BatchInterrupted(_finish(out, items, rows), getattr(exc, "signum", signal.SIGINT)) from None
     return _finish(out, items, rows)
 
 

@@ -122,6 +122,8 @@ def run_local(jobs: Sequence[tuple[int, BatchItem]], out_root: Path, *, workers:
                 for index in items:
                     if index not in done:
                         fail(index, "lost with a worker process that died")
+        for proc in live.values():  # each has its sentinel: let it end, so nothing outlives the batch
+            proc.join()
     except BaseException:
         _stop(list(live.values()))
         for conn in list(live):
