@@ -81,13 +81,9 @@ class MediaInfo:
     absolute_path: str | None = None
     truncated_seconds: float = 0.0
 
-    def candidates(self) -> tuple[Path, ...]:
-        """Where the video may be, best first: the absolute path, then the path as typed."""
-        return tuple(Path(p) for p in dict.fromkeys((self.absolute_path, self.path)) if p)
-
     def located(self) -> Path:
-        """The first of ``candidates()`` that is a file (else the first), so readers work from any folder."""
-        named = self.candidates()
+        """The video: the absolute path if it is a file, else the path as typed (readers work from any folder)."""
+        named = [Path(p) for p in dict.fromkeys((self.absolute_path, self.path)) if p]
         return next((p for p in named if p.is_file()), named[0])
 
 

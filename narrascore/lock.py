@@ -108,20 +108,28 @@ def remove_litter(out: Path, work: Path) -> list[Path]:
     """Delete the temporary files a killed run left in ``out`` (call it holding the lock); returns them."""
     removed: list[Path] = []
     for folder, ours in _folders(out, work):
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
+        removed += remove_temporary_files(folder, ours=ours)
+    return removed
+
+
+def remove_temporary_files(folder: Path, *, ours: bool) -> list[Path]:
+    """Delete the temporary files in ``folder`` alone (every such name when ``ours``, else only those of
+    NarraScore's outputs); call it holding the lock of the folder's run. Returns them."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
             continue
-        for entry in entries:
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            match = TEMP_NAME.match(entry.name)
-            litter = (match is not None and (ours or match["stem"] in OUTPUT_STEMS)) or (
-                ours and SCRATCH_NAME.match(entry.name) is not None)
-            if litter:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                removed.append(Path(entry.path))
+        match = TEMP_NAME.match(entry.name)
+        litter = (match is not None and (ours or match["stem"] in OUTPUT_STEMS)) or (
+            ours and SCRATCH_NAME.match(entry.name) is not None)
+        if litter:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
     return removed
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from ..errors import OptionError
 from ..fileio import ensure_writable_dir
-from ..lock import TEMP_NAME, hold
+from ..lock import hold, remove_temporary_files
 from ..options import ScoreOptions
+from ..pipeline import WORK_DIR
 from .inputs import ROW_OPTIONS, VIDEO_EXTENSIONS, BatchItem, collect_inputs
 from .item import ItemResult, finished, score_one
 from .ranges import range_hook, sense_in_ranges, split_ranges
@@ -95,21 +96,11 @@ def run_batch(
     items = collect_inputs(inputs, options=options, exclude=out_dir)
     for checked in {item.options for item in items}:  # a bad SoundFont or model fails the batch before any video
         checked.check_resources()
-    from ..pipeline import WORK_DIR
-
     out = ensure_writable_dir(out_dir)
     with hold(ensure_writable_dir(out / WORK_DIR)):  # one batch per output folder; its videos have their own locks
-        _remove_summary_litter(out)
+        remove_temporary_files(out, ours=False)  # e.g. the half-written summary of a killed batch
         return _run_items(items, out, workers=workers, ray=ray, range_seconds=range_seconds,
                           cpus_per_video=cpus_per_video, on_row=on_row)
-
-
-def _remove_summary_litter(out: Path) -> None:
-    """The half-written summaries a killed batch left (``.batch-summary.<random>.csv``)."""
-    for path in out.glob(".batch-summary.*"):
-        match = TEMP_NAME.match(path.name)
-        if match is not None and match["stem"] == Path(SUMMARY).stem and path.is_file():
-            path.unlink(missing_ok=True)
 
 
 def _run_items(items: list[BatchItem], out: Path, *, workers: int | None, ray: str | None, range_seconds: float,

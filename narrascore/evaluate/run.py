@@ -286,13 +286,14 @@ class _BaselineRenderer:
         loud = {"lufs": opts.loudness, "tp": opts.true_peak, "n_samples": self._n_samples()}
         if name == "original":
             media = story.media
-            if media is None or not media.has_audio or not media.located().is_file():
+            video = media.located() if media is not None else None
+            if video is None or not media.has_audio or not video.is_file():
                 return None
             key = stage_key("baseline", name=name, media=media.content_hash, **loud)
             if not self._fresh(name, key, wav):
                 with self.reporter.stage(f"baseline {name}"):
                     raw = self.dir / f"{name}-raw.wav"
-                    _decode_to_wav(media.located(), raw, duration=self._n_samples() / 48_000)
+                    _decode_to_wav(video, raw, duration=self._n_samples() / 48_000)
                     self._normalise(raw, wav)
                     raw.unlink()
                 self._record(name, {"key": key})

@@ -131,7 +131,8 @@ def build_timeline(media: MediaInfo, plan: NarrativePlan, concept: MusicConcept 
         return otio.schema.Clip(name=label, media_reference=ref, source_range=span)
 
     timeline = otio.schema.Timeline(name=name)
-    picture = clip(media.located(), media.located().name)
+    film = media.located()
+    picture = clip(film, film.name)
     for marker in timeline_markers(plan, concept, rate, n_frames):
         picture.markers.append(otio.schema.Marker(
             name=marker.name, comment=marker.comment, color=MARKER_COLORS[marker.kind],
@@ -144,7 +145,7 @@ def build_timeline(media: MediaInfo, plan: NarrativePlan, concept: MusicConcept 
         return timeline
     tracks = list(audio.items())
     if media.has_audio:
-        tracks.append(("original audio", media.located()))
+        tracks.append(("original audio", film))
     for label, path in tracks:
         track = otio.schema.Track(name=label, kind=otio.schema.TrackKind.Audio)
         track.append(clip(path, path.name))
@@ -179,8 +180,9 @@ def export_timeline(out_dir: str | os.PathLike[str], fmt: str, *, path: str | os
     plan = read_artifact(NarrativePlan, out / NarrativePlan.FILENAME).artifact
     concept_path = out / MusicConcept.FILENAME
     concept = read_artifact(MusicConcept, concept_path).artifact if concept_path.exists() else None
-    if not media.located().is_file():
-        raise ArtifactError(f"{media.located()}: the video named in {out / MediaInfo.FILENAME} is missing")
+    video = media.located()
+    if not video.is_file():
+        raise ArtifactError(f"{video}: the video named in {out / MediaInfo.FILENAME} is missing")
     stem_files = sorted((out / "stems").glob("*.wav")) if (out / "stems").is_dir() else []
     if stems and not stem_files:
         raise ArtifactError(f"{out / 'stems'}: no stems to put on the timeline; score with --stems first")
