@@ -79,6 +79,18 @@ def test_a_step_inside_a_shot_reaches_the_curve_and_the_music(scored):
     assert level_db(out / "soundtrack.wav", 6.5, 7.5) - level_db(out / "soundtrack.wav", 4.5, 5.5) >= 6.0
 
 
+
+def test_the_pretrained_listener_hears_the_step(scored):
+    """VibeNet (where the listen extra is installed) hears more energy in the 6 s after the step than in the 6 s before."""
+    from narrascore.evaluate import listeners
+
+    if not listeners.vibenet_installed():
+        pytest.skip("the listen extra (VibeNet) is not installed")
+    heard = listeners.VibeNetListener(window_s=6.0, hop_s=3.0).hear(scored("step", STEP) / "soundtrack.wav")
+    energy = heard.descriptors["energy"]
+    assert heard.times[0] == 3.0 and heard.times[-1] == 9.0
+    assert energy[-1] - energy[0] >= 0.1, energy
+
 def test_a_steady_build_rises_monotonically_and_is_told(scored):
     plan = plan_of(scored("ramp", RAMP, analyze_only=True))
     a = np.asarray(plan.arousal)

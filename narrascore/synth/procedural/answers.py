@@ -5,7 +5,8 @@
   timpani, and a crash with a bass drum where it has a kit; velocity ``60 + 67 strength``.
 * **build**, when the curve announces the event (its arousal rises by ``ANNOUNCED`` or more over
   the ``BUILD`` seconds before it) and the event is at least ``BIG`` strong: a snare roll that
-  speeds up from 4 to 16 strokes a second in a crescendo where the style has a kit, otherwise a
+  speeds up from 4 to 16 strokes a second in a crescendo, in place of the kit's groove, where the
+  style has a kit, otherwise a
   rising ostinato of chord tones in the harmony, in both cases crescendo into the hit.
 * **drop-out**, before a big hit (strength >= ``BIG``) in styles other than ambient: melody,
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
@@ -81,6 +82,8 @@ def _build(groups: dict, kit, ch: Chord, t0: float, t1: float, s: float) -> None
     """A snare roll speeding up (4 -> 16 strokes/s) or a rising ostinato, crescendo from 35 to 60 + 40 s."""
     if kit is not None:
         track, channel, pitches = groups[kit.group], DRUM_CHANNEL, None
+        # the roll replaces the groove: a kit that keeps its beat under a roll blurs the build and masks the hit
+        track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not t0 - 1e-9 <= n[0] < t1 - 1e-9]
     elif groups.get("harmony") is not None and groups["harmony"].parts:
         track, channel = groups["harmony"], groups["harmony"].parts[0].channel
         pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4))

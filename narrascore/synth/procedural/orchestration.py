@@ -187,7 +187,7 @@ def kit_figure(kit: str, t0: float, t1: float, beats: np.ndarray, arousal: np.nd
     """Drum-kit notes (channel 9) for a chord span; density rises with arousal (none when calm)."""
     notes: list[Note] = []
     for i, (b, a, d) in enumerate(_beat_iter(beats, arousal, t1)):
-        level = subdivisions(a, (0.0, 0.35, 0.65))  # 1..4
+        level = subdivisions(a, (0.0, 0.25, 0.6) if kit == "orchestral" else (0.0, 0.35, 0.65))  # 1..4
         beat_in_bar = i
         hit = lambda key, s, acc=0, dur=0.1: notes.append((s, s + dur, key, velocity(a, acc, base=30, span=80)))  # noqa: E731
         if kit == "rock":
@@ -204,11 +204,16 @@ def kit_figure(kit: str, t0: float, t1: float, beats: np.ndarray, arousal: np.nd
             if level >= 3:
                 hit(CLOSED_HAT, b + d / 4, -22)
                 hit(CLOSED_HAT, b + 3 * d / 4, -22)
-        elif kit == "orchestral":
-            if level >= 3 and beat_in_bar % 2 == 0:
+        elif kit == "orchestral":  # cinematic drums: a taiko-like pulse from calm-but-moving on, snare ostinato at the top
+            if level >= 2 and (beat_in_bar % 2 == 0 or level >= 3):
                 hit(KICK - 1, b, 6, 0.4)  # acoustic bass drum
-            if level >= 4 and beat_in_bar % 2 == 1:
-                hit(SNARE, b, -4)
+            if level >= 2:
+                hit(LOW_TOM if beat_in_bar % 2 else MID_TOM, b + d / 2, -6, 0.2)
+            if level >= 3 and beat_in_bar % 2 == 1:
+                hit(SNARE, b, -2)
+            if level >= 4:
+                for k in (1, 3):
+                    hit(SNARE, b + k * d / 4, -18)
         elif kit == "ambient":
             hit(RIDE, b, -16, 0.5)
             if level >= 2:
