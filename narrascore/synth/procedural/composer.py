@@ -18,8 +18,10 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
   and repeated through the score; strong beats snap to chord tones; register centre rises with
   valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
   eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65).
-* **dynamics**: velocity 38..108 with arousal plus metric accents; CC11 expression per beat
-  (76..127 with arousal), ramped so it never jumps; CC7 and CC10 set the style's mix.
+* **dynamics**: velocity 38..108 with arousal plus metric accents; CC7 and CC10 set the style's mix.
+* **performance** (``performance``): humanised timing (none on the accents that mark cuts and events),
+  velocity by phrase and metre, CC11 expression from arousal with swells inside long notes, and
+  the sustain pedal for piano.
 * **percussion**: none below the style's threshold, then density rising with arousal;
   a crash or timpani stroke accents a scene cut when the music is energetic.
 * **shot cuts inside a scene** only nudge the texture: one extra accent note on the cut.
@@ -43,6 +45,7 @@ from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
     timpani_figure, velocity,
 )
+from .performance import expression, pedal, perform
 
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15
@@ -187,9 +190,16 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         chord_at = (lambda t: _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t))  # noqa: E731
         arousal_at = (lambda t: float(np.interp(t, plan.times, plan.arousal)))  # noqa: E731
         answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
+    anchors = list(bounds) + [e.time for e in plan.events] + (list(shots.cut_times()) if shots is not None else [])
+    perform(groups, bars, anchors, seed=concept.seed, duration=plan.duration)
+    beat_arousal = np.concatenate([b.arousal for b in bars])
+    chord_changes = [(t, float(np.interp(t, bar.beats, bar.arousal))) for bar in bars for t, _ in bar.chords]
     for track in groups.values():
         _clean_overlaps(track, plan.duration)
-        _dynamics(track, grid, bars, pattern)
+        expression(track, grid, beat_arousal, volume=pattern.volume.get(track.name, 100), pan=pattern.pan.get(track.name, 64),
+                   duration=plan.duration)
+        if concept.style == "piano" and track.name in ("harmony", "bass"):
+            pedal(track, chord_changes, plan.duration)
 
     cuts = [(s.start, _ascii(f"scene {i}: {s.caption}")[:120]) for i, s in enumerate(plan.scenes)]
     cue_marks = [(c.start, f"cue {i}: {c.key} {c.mode} {c.tempo:.0f} BPM") for i, c in enumerate(concept.cues)]
@@ -427,28 +437,6 @@ def _clean_overlaps(track: Track, duration: float) -> None:
             notes[j] = (s0, s, p0, v0, c0)
         last[(c, p)] = i
     track.notes = [n for n in notes if n[1] - n[0] > 1e-3]
-
-
-def _dynamics(track: Track, grid: np.ndarray, bars: list[Bar], pattern) -> None:
-    """CC7/CC10 mix once per channel; CC11 expression per beat from arousal, ramped in steps <= 2."""
-    beat_arousal = np.concatenate([b.arousal for b in bars])
-    target = np.round(127 * (0.6 + 0.4 * (beat_arousal + 1) / 2)).astype(int)
-    for part in track.parts:
-        c = part.channel
-        track.controls += [(0.0, c, 7, pattern.volume.get(track.name, 100)), (0.0, c, 10, pattern.pan.get(track.name, 64)),
-                           (0.0, c, 11, int(target[0]))]
-        current = int(target[0])
-        for k in range(1, len(target)):
-            goal = int(target[k])
-            if goal == current:
-                continue
-            steps = (abs(goal - current) + 1) // 2
-            span = 0.25 * (grid[k + 1] - grid[k])
-            for s in range(1, steps + 1):
-                value = current + round((goal - current) * s / steps)
-                track.controls.append((float(grid[k] + span * (s - 1) / steps), c, 11, value))
-            current = goal
-    track.controls.sort()
 
 
 # --------------------------------------------------------------------------- MIDI

@@ -179,7 +179,7 @@ def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray
 
 def pad_figure(chord: Chord, t0: float, t1: float, arousal: float, previous: tuple[int, ...] | None, center: int = 62) -> tuple[Note, ...]:
     voice = voicing(chord, center, size=3, previous=previous)  # three voices: sustained pads are the costliest part
-    v = velocity(arousal, base=34, span=56)
+    v = velocity(arousal, base=30, span=68)
     return tuple((t0, t1, p, v) for p in voice)
 
 

@@ -31,6 +31,7 @@ from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
 from .composer import Score
+from .performance import PEDAL, pedalled
 from .soundfont import require_tinysoundfont
 
 CHUNK = 48 * 1024  # samples per chunk (~1 s), a multiple of tinysoundfont's 64-sample block
@@ -85,8 +86,9 @@ def _unit(tracks, name: str | None = None) -> Unit:
     for track in tracks:
         programs += [(p.channel, p.program, p.is_drum) for p in track.parts]
         for t, c, cc, value in track.controls:
-            rows.append((round(t * SAMPLE_RATE), CONTROL, c, cc, value))
-        for s, e, p, v, c in track.notes:
+            if cc != PEDAL:  # the pedal is played out in the note ends (``pedalled``)
+                rows.append((round(t * SAMPLE_RATE), CONTROL, c, cc, value))
+        for s, e, p, v, c in pedalled(track):
             on, off = round(s * SAMPLE_RATE), round(e * SAMPLE_RATE)
             rows.append((on, NOTE_ON, c, p, v))
             rows.append((max(off, on + 1), NOTE_OFF, c, p, 0))
