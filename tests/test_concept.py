@@ -50,11 +50,11 @@ def test_mode_follows_valence():
     concept = conceive(make_plan(ARC), style="orchestral")
     assert concept.mode == "major"  # mean valence >= 0
     by_scene = {c.scene_index: c for c in concept.cues}
-    assert by_scene[2].mode == "minor" and by_scene[2].key == transpose_key(concept.key, -3)  # relative minor
+    assert by_scene[2].mode == "minor" and by_scene[2].key == concept.key  # parallel minor: same tonic
     assert by_scene[0].mode == "major" and by_scene[0].key == concept.key
     dark = conceive(make_plan([(30, -0.6, -0.3, "setup"), (20, 0.4, 0.2, "resolution")]))
     assert dark.mode == "minor"
-    assert dark.cues[1].mode == "major" and dark.cues[1].key == transpose_key(dark.key, 3)  # relative major
+    assert dark.cues[1].mode == "major" and dark.cues[1].key == dark.key  # parallel major
 
 
 def test_modulations_stay_related():

@@ -27,10 +27,12 @@
 * **meter**: 4/4, except 3/4 for calm, warm piano music;
 * **cues**: one per scene; neighbouring scenes with nearly the same affect (valence and arousal
   within 0.12) are merged, as are scenes shorter than 2 s, so every cue boundary is a scene cut.
-  A cue with negative valence (<= -0.1) in a major home key moves to the relative minor, positive
-  valence (>= 0.1) in a minor home key to the relative major (near-neutral cues keep the home mode); an energetic
-  (arousal >= 0.3), non-negative climax in a major key lifts to the dominant. Every modulation is
-  therefore to a closely related key. ``intensity = (arousal + 1) / 2``.
+  A cue with negative valence (<= -0.1) in a major home key turns to the parallel minor (same tonic),
+  positive valence (>= 0.1) in a minor home key to the parallel major (near-neutral cues keep the home
+  mode): the film score's change of mode, which a listener hears (the relative minor shares every pitch
+  with its major, and a key-profile listener heard it as the major). An energetic (arousal >= 0.3),
+  non-negative climax in a major key lifts to the dominant. The tonic stays or moves by a fifth, so each
+  cue's cadence into the next uses a shared dominant. ``intensity = (arousal + 1) / 2``.
 
 The **anchor** (``concept.anchor``) holds the four fields of the Global Semantic Anchor (genre, instrumentation,
 atmosphere, pacing) and who wrote each. The rules write them from the above; a model's fields (``fields``,
@@ -228,9 +230,9 @@ def _cue(group: list[tuple[int, Scene]], plan: NarrativePlan, spec: StyleSpec, h
     v, a = _mean_affect(scenes)
     key, mode = home_key, home_mode
     if home_mode == "major" and v <= -MODE_TURN:
-        key, mode = transpose_key(home_key, -3), "minor"
+        mode = "minor"
     elif home_mode == "minor" and v >= MODE_TURN:
-        key, mode = transpose_key(home_key, 3), "major"
+        mode = "major"
     elif home_mode == "major" and any(s.arc_role == "climax" for s in scenes) and a >= 0.3 and v >= 0:
         key = transpose_key(home_key, 7)
     return Cue(

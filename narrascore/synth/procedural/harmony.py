@@ -35,8 +35,8 @@ PROGRESSIONS = {
     ("major", "calm"): (("I", "vi", "IV", "V"), ("I", "IV", "I", "V"), ("I", "iii", "IV", "V"), ("I", "vi", "ii", "V")),
     ("major", "active"): (("I", "V", "vi", "IV"), ("I", "IV", "V", "vi"), ("I", "ii", "IV", "V7"), ("I", "vi", "IV", "V7")),
     ("major", "tense"): (("I", "iv", "bVI", "V"), ("I", "vi", "viio7", "V7"), ("I", "bVI", "iv", "V")),
-    ("minor", "calm"): (("i", "VI", "III", "VII"), ("i", "iv", "VI", "V"), ("i", "VI", "iv", "V")),
-    ("minor", "active"): (("i", "VII", "VI", "V"), ("i", "iv", "VII", "III"), ("i", "VI", "VII", "V")),
+    ("minor", "calm"): (("i", "VI", "iv", "V"), ("i", "iv", "VI", "V"), ("i", "iv", "i", "V")),
+    ("minor", "active"): (("i", "VI", "iv", "V7"), ("i", "iv", "V", "VI"), ("i", "iio", "V", "i")),
     ("minor", "tense"): (("i", "bII", "viio7", "V"), ("i", "viio7", "i", "bII"), ("i", "iv", "viio7", "V7")),
 }
 
