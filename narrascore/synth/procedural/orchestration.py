@@ -157,6 +157,9 @@ def harmony_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndar
     return notes, voice
 
 
+DRIVING = 0.4  # piano: from this arousal the left hand plays driving octaves
+
+
 def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray, arousal: np.ndarray) -> list[Note]:
     root = 36 + (chord.root - 36) % 12
     fifth = root + 7 if root + 7 <= 50 else root - 5
@@ -165,7 +168,12 @@ def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray
     notes: list[Note] = []
     for i, (b, a, d) in enumerate(_beat_iter(beats, arousal, t1)):
         if kind == "piano":
-            if i % 2 == 0:
+            if a >= DRIVING:  # the left hand drives: octaves in eighths
+                for k in range(2):
+                    s = b + k * d / 2
+                    for p in (root - 12, root):
+                        notes.append((s, s + 0.8 * d / 2, p, velocity(a, 6 if k == 0 else -4)))
+            elif i % 2 == 0:
                 notes.append((b, min(t1, b + 2 * d), root if i % 4 == 0 else fifth, velocity(a, 4)))
         elif kind == "walk":
             notes.append((b, b + 0.8 * d, (root, fifth, root + 12, fifth)[i % 4] if a > 0.3 else (root, fifth)[i % 2], velocity(a, 4)))
