@@ -186,6 +186,8 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
     for track in groups.values():
         for part in track.parts:
             track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, theme, concept, developments))
+    if "melody" in groups and "bass" in groups:
+        _avoid_parallels(groups["melody"], groups["bass"], bars)
     _shot_accents(groups, shots, bounds, bars, pattern)
     if plan.events:
         starts = np.array([b.start for b in bars])
@@ -421,6 +423,43 @@ def _chord_at(bar: Bar, t: float) -> Chord:
         if start <= t + 1e-9:
             current = ch
     return current
+
+
+def _avoid_parallels(melody: Track, bass: Track, bars: list[Bar]) -> None:
+    """Outer voices without consecutive fifths or octaves: a melody note that would make one moves to
+    the nearest other chord tone (checked at every melody or bass onset, top melody against lowest bass)."""
+    starts = np.array([b.start for b in bars])
+    notes = sorted(melody.notes)
+    low = sorted(bass.notes)
+    times = sorted({n[0] for n in notes} | {n[0] for n in low})
+
+    def sounding(seq, t):
+        return [n[2] for n in seq if n[0] <= t + 1e-6 < n[1]]
+
+    previous = None
+    for t in times:
+        top, bottom = sounding(notes, t), sounding(low, t)
+        if not top or not bottom:
+            previous = None
+            continue
+        m1, b1 = max(top), min(bottom)
+        if previous is not None and _parallel(previous, (m1, b1)):
+            i = next((k for k, n in enumerate(notes) if n[2] == m1 and n[0] <= t + 1e-6 < n[1]), None)
+            if i is not None and abs(notes[i][0] - t) < 1e-6:  # only a note struck now can move
+                ch = _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t)
+                options = sorted((p for p in range(m1 - 5, m1 + 6) if p % 12 in ch.pitch_classes and p != m1
+                                  and not _parallel(previous, (p, b1))), key=lambda p: (abs(p - m1), p))
+                if options:
+                    s0, e0, _, v0, c0 = notes[i]
+                    notes[i] = (s0, e0, options[0], v0, c0)
+                    m1 = max(sounding(notes, t))
+        previous = (m1, b1)
+    melody.notes = notes
+
+
+def _parallel(before: tuple[int, int], after: tuple[int, int]) -> bool:
+    (m0, b0), (m1, b1) = before, after
+    return (m1 - m0) * (b1 - b0) > 0 and (m0 - b0) % 12 == (m1 - b1) % 12 and (m1 - b1) % 12 in (0, 7)
 
 
 def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[float], bars: list[Bar], pattern) -> None:
