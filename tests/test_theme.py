@@ -97,3 +97,13 @@ def test_unreadable_midi_names_the_file(tmp_path):
     bad.write_bytes(b"not midi")
     with pytest.raises(ArtifactError, match="score.mid"):
         analyse(bad)
+
+
+def test_harmony_numerals_are_spelled_by_music21():
+    from narrascore.synth.procedural.harmony import chord
+
+    assert chord("V7", 2, "minor").pitch_classes == (9, 1, 4, 7)  # A C# E G: raised leading tone
+    assert chord("bII", 4, "minor").pitch_classes == (5, 9, 0)  # the Neapolitan of E minor: F major
+    assert chord("viio7", 0, "major").pitch_classes == (11, 2, 5, 8)
+    with pytest.raises(ValueError, match="VII"):
+        chord("VII", 0, "major")
