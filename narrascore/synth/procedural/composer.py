@@ -336,10 +336,9 @@ def _play_timpani(bars: list[Bar], pattern):
 def _melody(bars: list[Bar], pattern, theme: Theme, developments: dict[int, str]):
     """The theme in four-bar phrases per segment; ``developments`` maps each phrase's first bar to its form.
 
-    Register centre and note density follow valence and arousal as before (what listeners hear);
-    the phrase's anchor is the chord tone nearest the centre, the whole phrase moved by octaves to stay
-    within a ninth of it. Downbeats off the chord move to the nearest chord tone; the cadence bar
-    steps down to a tone of its cadence chord.
+    Register centre and note density follow valence and arousal bar by bar as before (what listeners
+    hear): each bar opens on the chord tone nearest its centre and carries its part of the phrase's
+    cell with the intervals exact from there; the cadence bar steps down to a tone of its cadence chord.
     """
     notes = []
     for i, bar in enumerate(bars):
@@ -348,24 +347,21 @@ def _melody(bars: list[Bar], pattern, theme: Theme, developments: dict[int, str]
             continue
         k = bar.phrase_bar
         head = i - k  # the phrase's first bar
-        level = int(np.searchsorted([-0.5, 0.0, 0.5], float(bars[head].arousal[0]), side="right"))
+        level = int(np.searchsorted([-0.5, 0.0, 0.5], a0, side="right"))  # density follows arousal bar by bar
         center = pattern.melody_center + round(4 * v0 + 3 * a0)
         ch0 = bars[head].chords[0][1]
         if k == 3 or bar.last_in_segment and k > 0:
             cell = tuple((o, 0) for o in theme.cadence_rhythm(level))
         else:
             cell = tuple((o - 4.0 * k, d) for o, d in phrase_cell(theme, level, developments[head]) if 4 * k <= o < 4 * k + 4)
-        anchor = nearest_degree(snap_to_chord(pattern.melody_center + round(4 * float(bars[head].valence[0]) + 3 * float(bars[head].arousal[0])), ch0), ch0.tonic, ch0.mode)
-        pitches = [scale_pitch(ch0.tonic, ch0.mode, anchor + d) for _, d in cell]
         if k == 3 or bar.last_in_segment and k > 0:
             pitches = _cadence_line(bar, cell, center)
-        elif pitches:
-            shift = 0
-            while max(pitches) + shift > center + 9:
-                shift -= 12
-            while min(pitches) + shift < center - 9:
-                shift += 12
-            pitches = [p + shift for p in pitches]
+        elif cell:  # the bar opens on the chord tone nearest its centre, the cell's intervals exact from there
+            ch = bar.chords[0][1]
+            anchor = nearest_degree(snap_to_chord(center, ch), ch0.tonic, ch0.mode) - cell[0][1]
+            pitches = [scale_pitch(ch0.tonic, ch0.mode, anchor + d) for _, d in cell]
+        else:
+            pitches = []
         nb = len(bar.beats)
         durations = np.diff(np.append(bar.beats, bar.end))
         legato = 0.95 - 0.3 * max(0.0, a0)
@@ -373,9 +369,6 @@ def _melody(bars: list[Bar], pattern, theme: Theme, developments: dict[int, str]
         for n, (onset, pitch) in enumerate(onsets):
             t = _beat_time(bar, durations, onset)
             nxt = _beat_time(bar, durations, onsets[n + 1][0]) if n + 1 < len(onsets) else bar.end
-            ch = _chord_at(bar, t)
-            if onset == 0.0 and k > 0:
-                pitch = snap_to_chord(pitch, ch)
             a = float(np.interp(t, bar.beats, bar.arousal))
             notes.append((t, t + max(0.06, legato * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0, base=44, span=68)))
     return notes
