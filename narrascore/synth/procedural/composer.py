@@ -369,6 +369,8 @@ def _melody(bars: list[Bar], pattern, theme: Theme, developments: dict[int, str]
         for n, (onset, pitch) in enumerate(onsets):
             t = _beat_time(bar, durations, onset)
             nxt = _beat_time(bar, durations, onsets[n + 1][0]) if n + 1 < len(onsets) else bar.end
+            if onset == 2.0 and k < 3:  # the mid-bar strong beat sounds the chord, as the old melody did
+                pitch = snap_to_chord(pitch, _chord_at(bar, t))
             a = float(np.interp(t, bar.beats, bar.arousal))
             notes.append((t, t + max(0.06, legato * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0, base=44, span=68)))
     return notes
