@@ -78,12 +78,14 @@ def _bar_notes(inst, edges: np.ndarray, beats: np.ndarray) -> list[list[tuple[fl
     """Per bar: (onset in beats from the bar's downbeat, quantised to 1/4, pitch), the top note per onset."""
     beat_index = np.arange(len(beats), dtype=float)
     out: list[dict[float, int]] = [{} for _ in range(len(edges) - 1)]
+    edge_beats = np.interp(edges, beats, beat_index)
     for note in inst.notes:
-        k = int(np.searchsorted(edges, note.start + 1e-6, side="right")) - 1
+        # quantised in beats first: a played note a few ms before the downbeat belongs to that bar
+        at = round(float(np.interp(note.start, beats, beat_index)) * 4) / 4
+        k = int(np.searchsorted(edge_beats, at + 1e-6, side="right")) - 1
         if not 0 <= k < len(out):
             continue
-        onset = float(np.interp(note.start, beats, beat_index) - np.interp(edges[k], beats, beat_index))
-        q = round(onset * 4) / 4
+        q = round((at - edge_beats[k]) * 4) / 4
         out[k][q] = max(out[k].get(q, 0), note.pitch)
     return [sorted(b.items()) for b in out]
 

@@ -28,7 +28,7 @@ PROGRESSIONS = {
     ("major", "active"): (("I", "V", "vi", "IV"), ("I", "IV", "V", "vi"), ("I", "ii", "IV", "V7"), ("I", "vi", "IV", "V7")),
     ("major", "tense"): (("I", "iv", "bVI", "V"), ("I", "vi", "viio7", "V7"), ("I", "bVI", "iv", "V")),
     ("minor", "calm"): (("i", "VI", "iv", "V"), ("i", "iv", "VI", "V"), ("i", "iv", "i", "V")),
-    ("minor", "active"): (("i", "VI", "iv", "V7"), ("i", "iv", "V", "VI"), ("i", "iio", "V", "i")),
+    ("minor", "active"): (("i", "VI", "iv", "V7"), ("i", "iv", "V", "VI"), ("i", "iv", "V", "i")),
     ("minor", "tense"): (("i", "bII", "viio7", "V"), ("i", "viio7", "i", "bII"), ("i", "iv", "viio7", "V7")),
 }
 

@@ -162,7 +162,8 @@ DRIVING = 0.4  # piano: from this arousal the left hand plays driving octaves
 
 def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray, arousal: np.ndarray) -> list[Note]:
     root = 36 + (chord.root - 36) % 12
-    fifth = root + 7 if root + 7 <= 50 else root - 5
+    up = chord.intervals[2] if len(chord.intervals) > 2 else 7  # the chord's own fifth (diminished in iio, viio7)
+    fifth = root + up if root + up <= 50 else root + up - 12
     if kind == "long" or (kind == "walk" and float(arousal[0]) < -0.2):
         return [(t0, t1, root if kind == "walk" else root - 12 * (root > 40), velocity(float(arousal[0]), 4))]
     notes: list[Note] = []
