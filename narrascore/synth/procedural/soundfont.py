@@ -7,10 +7,8 @@ from pathlib import Path
 
 from ...errors import DependencyError, MediaError
 
-# Best first: MuseScore General (sf3: Debian musescore-general-soundfont, the full quality one, and
-# -small, Lite), FluidR3 GM (sf2).
+# Best first: MuseScore General (sf3, Debian musescore-general-soundfont-small), FluidR3 GM (sf2).
 SYSTEM_SOUNDFONTS = (
-    "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
     "/usr/share/sounds/sf3/MuseScore_General.sf3",
     "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
