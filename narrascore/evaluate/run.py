@@ -197,18 +197,12 @@ def _cue_starts(concept: MusicConcept | None) -> list[float]:
 
 
 def _write_report(path: Path, ours: EvaluationReport, others: dict[str, EvaluationReport], comparison: dict[str, Any] | None) -> Path:
-    """``report.json``: ours as ``EvaluationReport.load`` reads it, plus ``baselines``, ``comparison`` and,
-    when ``score.mid`` is beside it, ``composition`` (``evaluate.composition``)."""
+    """``report.json``: ours as ``EvaluationReport.load`` reads it, plus ``baselines`` and ``comparison``."""
     from ..artifacts import to_data
 
     payload = ours.to_json()
     payload["baselines"] = {name: to_data(r) for name, r in others.items()}
     payload["comparison"] = comparison
-    midi = path.parent / "score.mid"
-    if midi.exists():  # the procedural path's score: how it is built, measured from the file alone
-        from .composition import analyse
-
-        payload["composition"] = analyse(midi).to_dict()
     write_json_atomic(path, payload)
     return path
 

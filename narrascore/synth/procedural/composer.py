@@ -14,10 +14,8 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
   the Neapolitan and the tritone). A segment opens on its tonic and its last bar is a cadence into
   the next cue's key (predominant then dominant, resolving to the tonic exactly on the cut); the
   last segment ends V-I.
-* **melody**: one main theme per soundtrack (``theme``: a seeded two-bar motif) in four-bar phrases,
-  stated first, developed (sequence, inversion, augmentation, re-harmonised in each cue's key and
-  mode), restated at the climax and in the resolution; phrase ends are cadences (antecedent on V,
-  consequent V-I); downbeats snap to chord tones; register centre rises with
+* **melody**: one motif (rhythm per density level and a contour of scale steps) drawn from the seed
+  and repeated through the score; strong beats snap to chord tones; register centre rises with
   valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
   eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65).
 * **dynamics**: velocity 38..108 with arousal plus metric accents; CC7 and CC10 set the style's mix.
@@ -42,7 +40,6 @@ import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
 from .answers import answer_events
-from .theme import DEVELOPMENT, Theme, make_theme, phrase_cell
 from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch, snap_to_chord
 from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
@@ -67,7 +64,6 @@ class Bar:
     segment: int
     first_in_segment: bool
     last_in_segment: bool
-    phrase_bar: int  # 0..3: the bar's place in its four-bar phrase
 
 
 @dataclass
@@ -184,13 +180,10 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
     groups: dict[str, Track] = {}
     for part in parts:
         groups.setdefault(part.group, Track(part.group, [])).parts.append(part)
-    theme = make_theme(concept.seed)
-    developments = _developments(plan, bars)
+    motif = _motif(rng)
     for track in groups.values():
         for part in track.parts:
-            track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, theme, concept, developments))
-    if "melody" in groups and "bass" in groups:
-        _avoid_parallels(groups["melody"], groups["bass"], bars)
+            track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, motif, concept))
     _shot_accents(groups, shots, bounds, bars, pattern)
     if plan.events:
         starts = np.array([b.start for b in bars])
@@ -266,26 +259,44 @@ def _harmonise(bars_meta, grid, concept, sample, rng, n_segments) -> list[Bar]:
                     chords = [(t0, chord(predominant, next_tonic, next_mode)), (mid, chord(dominant, next_tonic, next_mode))]
                 else:
                     chords = [(t0, chord(dominant, next_tonic, next_mode))]
-            elif j % 4 == 3 and (j // 4) % 2 == 0:  # antecedent: half cadence
-                chords = [(t0, chord(dominant, tonic, mode))]
-            elif j % 4 == 3:  # consequent: authentic cadence
-                chords = [(t0, chord(dominant, tonic, mode))] + ([(mid, chord(TONIC[mode], tonic, mode))] if mid is not None else [])
             else:
                 chords = [(t0, chord(progression[j % len(progression)], tonic, mode))]
             beats = grid[b0:b0 + nb]
             a, v = sample(beats, ci)
-            bars.append(Bar(t0, t1, beats, a, v, tuple(chords), seg, j == 0, j == n - 1, j % 4))
+            bars.append(Bar(t0, t1, beats, a, v, tuple(chords), seg, j == 0, j == n - 1))
     return bars
 
 
-def _play(part: Part, bars: list[Bar], pattern, theme: Theme, concept: MusicConcept, developments: dict[int, str]):
+@dataclass(frozen=True)
+class Motif:
+    """Melodic identity: a rhythm (onsets in beats within a 4-beat bar) per density level, and a contour."""
+
+    rhythms: tuple[tuple[float, ...], ...]
+    contour: tuple[int, ...]
+
+
+RHYTHM_CHOICES = (
+    ((0.0,), (0.0, 2.0)),
+    ((0.0, 2.0), (0.0, 1.5, 2.0), (0.0, 2.0, 3.0)),
+    ((0.0, 1.0, 2.0, 3.0), (0.0, 1.0, 1.5, 2.0, 3.0), (0.0, 0.5, 1.0, 2.0, 3.0)),
+    ((0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5), (0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5), (0.0, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)),
+)
+
+
+def _motif(rng: np.random.Generator) -> Motif:
+    rhythms = tuple(choices[int(rng.integers(len(choices)))] for choices in RHYTHM_CHOICES)
+    steps = rng.choice([-2, -1, -1, 1, 1, 2, 0, 3, -3], size=8, p=[0.1, 0.2, 0.15, 0.2, 0.15, 0.08, 0.04, 0.04, 0.04])
+    return Motif(rhythms=rhythms, contour=tuple(int(s) for s in steps))
+
+
+def _play(part: Part, bars: list[Bar], pattern, motif: Motif, concept: MusicConcept):
     role = part.group
     if part.is_drum:
         return _play_kit(bars, pattern)
     if role == "percussion":
         return _play_timpani(bars, pattern)
     if role == "melody":
-        return _melody(bars, pattern, theme, developments)
+        return _melody(bars, pattern, motif)
     notes = []
     previous = None
     sounding: dict[int, int] = {}  # pad pitch -> index of its note in ``notes``
@@ -343,78 +354,43 @@ def _play_timpani(bars: list[Bar], pattern):
     return notes
 
 
-def _melody(bars: list[Bar], pattern, theme: Theme, developments: dict[int, str]):
-    """The theme in four-bar phrases per segment; ``developments`` maps each phrase's first bar to its form.
-
-    Register centre and note density follow valence and arousal bar by bar as before (what listeners
-    hear): each bar opens on the chord tone nearest its centre and carries its part of the phrase's
-    cell with the intervals exact from there; the cadence bar steps down to a tone of its cadence chord.
-    """
+def _melody(bars: list[Bar], pattern, motif: Motif):
     notes = []
-    for i, bar in enumerate(bars):
+    step = 0
+    pitch = None
+    for bar in bars:
         a0, v0 = float(bar.arousal[0]), float(bar.valence[0])
         if a0 < pattern.melody_min_arousal:
+            pitch = None
             continue
-        k = bar.phrase_bar
-        head = i - k  # the phrase's first bar
-        level = int(np.searchsorted([-0.5, 0.0, 0.5], a0, side="right"))  # density follows arousal bar by bar
-        center = pattern.melody_center + round(4 * v0 + 3 * a0)
-        ch0 = bars[head].chords[0][1]
-        if k == 3 or bar.last_in_segment and k > 0:
-            cell = tuple((o, 0) for o in theme.cadence_rhythm(level))
-        else:
-            cell = tuple((o - 4.0 * k, d) for o, d in phrase_cell(theme, level, developments[head]) if 4 * k <= o < 4 * k + 4)
-        if k == 3 or bar.last_in_segment and k > 0:
-            pitches = _cadence_line(bar, cell, center)
-        elif cell:  # the bar opens on the chord tone nearest its centre, the cell's intervals exact from there
-            ch = bar.chords[0][1]
-            anchor = nearest_degree(snap_to_chord(center, ch), ch0.tonic, ch0.mode) - cell[0][1]
-            pitches = [scale_pitch(ch0.tonic, ch0.mode, anchor + d) for _, d in cell]
-        else:
-            pitches = []
+        level = int(np.searchsorted([-0.5, 0.0, 0.5], a0, side="right"))
         nb = len(bar.beats)
         durations = np.diff(np.append(bar.beats, bar.end))
+        onsets = [o for o in motif.rhythms[level] if o < nb]
+        center = pattern.melody_center + round(4 * v0 + 3 * a0)
         legato = 0.95 - 0.3 * max(0.0, a0)
-        onsets = [(o, p) for (o, _), p in zip(cell, pitches) if o < nb]
-        for n, (onset, pitch) in enumerate(onsets):
+        for k, onset in enumerate(onsets):
             t = _beat_time(bar, durations, onset)
-            nxt = _beat_time(bar, durations, onsets[n + 1][0]) if n + 1 < len(onsets) else bar.end
-            if onset == 2.0 and k < 3:  # the mid-bar strong beat sounds the chord, as the old melody did
-                pitch = snap_to_chord(pitch, _chord_at(bar, t))
+            nxt = _beat_time(bar, durations, onsets[k + 1]) if k + 1 < len(onsets) else bar.end
+            ch = _chord_at(bar, t)
+            if pitch is None:
+                pitch = snap_to_chord(center, ch)
+            else:
+                degree = nearest_degree(pitch, ch.tonic, ch.mode) + motif.contour[step % len(motif.contour)]
+                candidate = scale_pitch(ch.tonic, ch.mode, degree)
+                if abs(candidate - center) > 7:  # keep the line in its register: turn back
+                    degree -= 2 * motif.contour[step % len(motif.contour)]
+                    candidate = scale_pitch(ch.tonic, ch.mode, degree)
+                pitch = candidate
+            step += 1
+            strong = onset == int(onset) and int(onset) % 2 == 0
+            if strong or k == len(onsets) - 1 and bar.last_in_segment:
+                pitch = snap_to_chord(pitch, ch)
             a = float(np.interp(t, bar.beats, bar.arousal))
             notes.append((t, t + max(0.06, legato * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0, base=44, span=68)))
+        if bar.last_in_segment:
+            step = 0  # restate the motif from the start in the next scene
     return notes
-
-
-def _developments(plan: NarrativePlan, bars: list[Bar]) -> dict[int, str]:
-    """Each phrase's form: the theme stated in the first phrase, the climax's and the resolution's
-    first phrase; elsewhere the development forms in turn (``theme.DEVELOPMENT``)."""
-    heads = [i for i, b in enumerate(bars) if b.phrase_bar == 0]
-    climax = max((i for i in heads if bars[i].start <= plan.climax_time + 1e-9), default=0)
-    restate = {heads[0], climax}
-    for i in heads:
-        scene = next((s for s in plan.scenes if s.start - 1e-6 <= bars[i].start < s.end - 1e-6), None)
-        if bars[i].first_in_segment and scene is not None and scene.arc_role == "resolution":
-            restate.add(i)
-    out, developed = {}, 1
-    for i in heads:
-        if i in restate:
-            out[i] = "statement"
-        else:
-            out[i] = DEVELOPMENT[developed % len(DEVELOPMENT)]
-            developed += 1
-    return out
-
-
-def _cadence_line(bar: Bar, cell, center: int) -> list[int]:
-    """Stepwise descent onto the cadence chord's tone nearest the centre, one note per onset."""
-    target = bar.chords[-1][1]
-    goal = snap_to_chord(center, target)
-    degree = nearest_degree(goal, target.tonic, target.mode)
-    count = len(cell)
-    pitches = [scale_pitch(target.tonic, target.mode, degree + count - 1 - n) for n in range(count)]
-    pitches[-1] = goal
-    return pitches
 
 
 def _beat_time(bar: Bar, durations: np.ndarray, onset: float) -> float:
@@ -428,43 +404,6 @@ def _chord_at(bar: Bar, t: float) -> Chord:
         if start <= t + 1e-9:
             current = ch
     return current
-
-
-def _avoid_parallels(melody: Track, bass: Track, bars: list[Bar]) -> None:
-    """Outer voices without consecutive fifths or octaves: a melody note that would make one moves to
-    the nearest other chord tone (checked at every melody or bass onset, top melody against lowest bass)."""
-    starts = np.array([b.start for b in bars])
-    notes = sorted(melody.notes)
-    low = sorted(bass.notes)
-    times = sorted({n[0] for n in notes} | {n[0] for n in low})
-
-    def sounding(seq, t):
-        return [n[2] for n in seq if n[0] <= t + 1e-6 < n[1]]
-
-    previous = None
-    for t in times:
-        top, bottom = sounding(notes, t), sounding(low, t)
-        if not top or not bottom:
-            previous = None
-            continue
-        m1, b1 = max(top), min(bottom)
-        if previous is not None and _parallel(previous, (m1, b1)):
-            i = next((k for k, n in enumerate(notes) if n[2] == m1 and n[0] <= t + 1e-6 < n[1]), None)
-            if i is not None and abs(notes[i][0] - t) < 1e-6:  # only a note struck now can move
-                ch = _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t)
-                options = sorted((p for p in range(m1 - 5, m1 + 6) if p % 12 in ch.pitch_classes and p != m1
-                                  and not _parallel(previous, (p, b1))), key=lambda p: (abs(p - m1), p))
-                if options:
-                    s0, e0, _, v0, c0 = notes[i]
-                    notes[i] = (s0, e0, options[0], v0, c0)
-                    m1 = max(sounding(notes, t))
-        previous = (m1, b1)
-    melody.notes = notes
-
-
-def _parallel(before: tuple[int, int], after: tuple[int, int]) -> bool:
-    (m0, b0), (m1, b1) = before, after
-    return (m1 - m0) * (b1 - b0) > 0 and (m0 - b0) % 12 == (m1 - b1) % 12 and (m1 - b1) % 12 in (0, 7)
 
 
 def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[float], bars: list[Bar], pattern) -> None:

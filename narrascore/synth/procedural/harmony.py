@@ -1,4 +1,4 @@
-"""Compact diatonic harmony: scales, Roman-numeral chords (spelled by music21), functional progressions, voicings.
+"""Compact diatonic harmony: scales, Roman-numeral chords, functional progressions, voicings.
 
 Pitches are MIDI note numbers; pitch classes 0..11 with C = 0. In minor, ``V`` and ``vii°`` use the
 raised leading tone (harmonic minor), as common-practice cadences do. ``bII`` is the Neapolitan
@@ -9,16 +9,24 @@ dissonant colours used when valence is negative and arousal high (tritones insid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ...artifacts import KEYS
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 
-# the numerals the progressions use, per mode (spelled by music21: ``chord``)
-NUMERALS = {
-    "major": ("I", "ii", "iii", "IV", "V", "V7", "vi", "viio", "viio7", "iv", "bVI", "bII"),
-    "minor": ("i", "iio", "III", "iv", "v", "V", "V7", "VI", "VII", "viio7", "bII"),
+# numeral -> (root offset in semitones from the tonic, chord intervals above the root)
+_MAJ, _MIN, _DIM, _DIM7, _DOM7 = (0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 3, 6, 9), (0, 4, 7, 10)
+CHORDS = {
+    "major": {
+        "I": (0, _MAJ), "ii": (2, _MIN), "iii": (4, _MIN), "IV": (5, _MAJ), "V": (7, _MAJ),
+        "V7": (7, _DOM7), "vi": (9, _MIN), "viio": (11, _DIM), "viio7": (11, _DIM7),
+        "iv": (5, _MIN), "bVI": (8, _MAJ), "bII": (1, _MAJ),
+    },
+    "minor": {
+        "i": (0, _MIN), "iio": (2, _DIM), "III": (3, _MAJ), "iv": (5, _MIN), "v": (7, _MIN),
+        "V": (7, _MAJ), "V7": (7, _DOM7), "VI": (8, _MAJ), "VII": (10, _MAJ), "viio7": (11, _DIM7),
+        "bII": (1, _MAJ),
+    },
 }
 TONIC = {"major": "I", "minor": "i"}
 
@@ -53,22 +61,9 @@ def key_pitch_class(key: str) -> int:
 
 
 def chord(numeral: str, tonic: int, mode: str) -> Chord:
-    """``chord("V", 2, "minor")`` is A major (the dominant of D minor), spelled by music21."""
-    if numeral not in NUMERALS[mode]:
-        raise ValueError(f"numeral {numeral!r} is not one of {', '.join(NUMERALS[mode])} in {mode}")
-    root, intervals = _spell(numeral, tonic % 12, mode)
-    return Chord(root=root, intervals=intervals, numeral=numeral, tonic=tonic, mode=mode)
-
-
-@lru_cache(maxsize=None)
-def _spell(numeral: str, tonic: int, mode: str) -> tuple[int, tuple[int, ...]]:
-    """(root pitch class, intervals above it, ascending) of a Roman numeral: about 0.4 ms, once per (numeral, key)."""
-    from music21 import key, roman
-
-    name = KEYS[tonic]
-    rn = roman.RomanNumeral(numeral, key.Key(name.lower() if mode == "minor" else name, mode))
-    root = rn.root().pitchClass
-    return root, tuple(sorted((p.pitchClass - root) % 12 for p in rn.pitches))
+    """``chord("V", 2, "minor")`` is A major (the dominant of D minor)."""
+    offset, intervals = CHORDS[mode][numeral]
+    return Chord(root=(tonic + offset) % 12, intervals=intervals, numeral=numeral, tonic=tonic, mode=mode)
 
 
 def affect_class(valence: float, arousal: float) -> str:
