@@ -461,7 +461,10 @@ def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple
         from .synth.procedural import find_soundfont
 
         font = find_soundfont(options.soundfont)
-        return {"soundfont": file_identity(font, cache=cache), "libraries": library_versions("tinysoundfont", "mido")}, str(font)
+        from .synth.procedural.mix import MIX_VERSION
+
+        return {"soundfont": file_identity(font, cache=cache), "mix": MIX_VERSION,
+                "libraries": library_versions("tinysoundfont", "mido")}, str(font)
     if options.synth == "musicgen":
         return {"model": _neural_stamp(options, "model", "adapter"),
                 "libraries": library_versions("torch", "transformers")}, options.soundfont

@@ -147,7 +147,8 @@ def test_exact_length_and_format(rendered):
 
 def test_stems_sum_to_mix(rendered):
     for style, (_concept, result) in rendered.items():
-        assert set(result.stems) <= {"melody", "harmony", "bass", "pad", "percussion"}
+        assert "reverb" in result.stems  # the room is a stem of its own: the group stems are dry
+        assert set(result.stems) <= {"melody", "harmony", "bass", "pad", "percussion", "reverb"}
         total = sum(read(p) for p in result.stems.values())
         np.testing.assert_allclose(total, read(result.mix), atol=1e-6, err_msg=style)
 
@@ -341,3 +342,13 @@ def test_a_build_is_a_crescendo_on_rendered_audio(plan, shots, small_font, tmp_p
     build = with_events - without  # what the events added (the roll, then the hit)
     assert db(build, 9.0, 9.9) > db(build, 8.0, 8.9) + 3.0
     assert db(with_events, 10.0, 10.5) > db(with_events, 9.4, 9.9)
+
+
+def test_every_style_mixes_into_a_stereo_image(rendered):
+    """Neither mono nor phasey: the issue's bounds on the inter-channel correlation of the mix."""
+    from narrascore.evaluate.acoustics import stereo_correlation
+
+    for style, (_concept, result) in rendered.items():
+        correlation = stereo_correlation(read(result.mix))
+        print(style, round(correlation, 3))
+        assert 0.3 < correlation < 0.95, style

@@ -5,8 +5,9 @@ narrative valence/arousal curve) and a SoundFont renderer (tinysoundfont). No ne
 >>> result = synth.render(plan, concept, shots, RenderRequest(n_samples=..., work_dir=Path("work")))
 
 Writes into ``request.work_dir``: ``score.mid``, ``mix.wav`` (48 kHz stereo float32, exactly
-``request.n_samples`` long, not loudness-normalised) and, with ``request.stems``,
-``stems/<group>.wav`` for the groups melody, harmony, bass, pad, percussion (those that play).
+``request.n_samples`` long, through the style's mix bus (``mix.py``: reverb and bus compression), not
+loudness-normalised) and, with ``request.stems``, ``stems/<group>.wav`` for the groups melody,
+harmony, bass, pad, percussion (those that play) plus ``stems/reverb.wav``, the room.
 With stems the mix is the sum of the stem files; without, a two-way split of the groups is summed
 (the two mixes differ only by float rounding). Output depends only on the inputs and ``concept.seed``.
 """
@@ -24,7 +25,8 @@ from ...errors import OptionError
 from ...fileio import atomic_path, ensure_writable_dir
 from .. import SAMPLE_RATE, SYNTHESIZERS, RenderRequest, RenderResult
 from .composer import Score, compose, write_midi
-from .render import RenderStats, WorkerPool, build_units, default_workers, render_units
+from .mix import MixBus
+from .render import CHUNK, RenderStats, WorkerPool, build_units, default_workers, render_units
 from .soundfont import find_soundfont
 
 __all__ = ["ProceduralSynthesizer", "compose", "write_midi", "find_soundfont", "Score"]
@@ -61,9 +63,12 @@ class ProceduralSynthesizer:
             if request.stems:
                 stem_dir = ensure_writable_dir(work / "stems")
                 stem_paths = {u.name: stem_dir / f"{u.name}.wav" for u in units}
+                stem_paths["reverb"] = stem_dir / "reverb.wav"
             mix = work / "mix.wav"
+            bus = MixBus(concept.style, SAMPLE_RATE, CHUNK)
             stats: RenderStats = render_units(units, soundfont=soundfont, n_samples=request.n_samples, mix=mix,
-                                              stem_paths=stem_paths, scratch=work, pool=pool, progress=request.progress)
+                                              stem_paths=stem_paths, scratch=work, pool=pool, progress=request.progress,
+                                              bus=bus)
             finished = True
         finally:
             if pool is not None:

@@ -48,7 +48,8 @@ class StylePattern:
 PATTERNS = {
     "orchestral": StylePattern("ostinato", "walk", "orchestral", 72, -1.1, -1.1, -0.3,
                                {"melody": 100, "harmony": 84, "bass": 96, "pad": 88, "percussion": 96},
-                               {"melody": 56, "harmony": 80, "bass": 72, "pad": 50, "percussion": 64}),
+                               # seating: violins left, basses and horns right, winds and timpani centre
+                               {"melody": 52, "harmony": 38, "bass": 88, "pad": 78, "percussion": 64}),
     "piano": StylePattern("arpeggio", "piano", "none", 74, -1.1, 0.0, 2.0,
                           {"melody": 110, "harmony": 92, "bass": 96, "pad": 70, "percussion": 0},
                           {"melody": 72, "harmony": 56, "bass": 52, "pad": 64, "percussion": 64}),
@@ -57,10 +58,10 @@ PATTERNS = {
                             {"melody": 80, "harmony": 44, "bass": 64, "pad": 64, "percussion": 64}),
     "electronic": StylePattern("arp16", "pulse", "electronic", 74, -0.4, -1.1, -0.5,
                                {"melody": 84, "harmony": 76, "bass": 100, "pad": 84, "percussion": 100},
-                               {"melody": 64, "harmony": 84, "bass": 64, "pad": 44, "percussion": 64}),
+                               {"melody": 50, "harmony": 106, "bass": 64, "pad": 22, "percussion": 64}),
     "rock": StylePattern("power", "pulse", "rock", 70, -0.5, -0.2, -0.6,
                          {"melody": 92, "harmony": 88, "bass": 100, "pad": 70, "percussion": 104},
-                         {"melody": 70, "harmony": 40, "bass": 64, "pad": 88, "percussion": 64}),
+                         {"melody": 72, "harmony": 26, "bass": 64, "pad": 102, "percussion": 64}),
 }
 
 

@@ -31,6 +31,7 @@ from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
 from .composer import Score
+from .mix import MixBus
 from .performance import PEDAL, pedalled
 from .soundfont import require_tinysoundfont
 
@@ -190,9 +191,17 @@ def _wav_for(path: Path, n_samples: int):
     return f
 
 
-def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path, meter: LoudnessMeter | None = None) -> None:
+def render_unit_to_file(synth, sfid: int, unit: Unit, n_samples: int, path: Path, meter: LoudnessMeter | None = None,
+                        bus: MixBus | None = None) -> None:
     with atomic_path(path) as tmp, _wav_for(tmp, n_samples) as f:
-        render_unit(synth, sfid, unit, n_samples, _metered(f.write, meter))
+        render_unit(synth, sfid, unit, n_samples, _bussed(_metered(f.write, meter), bus))
+
+
+def _bussed(write, bus: MixBus | None):
+    """``write``, after the mix bus (when there is one)."""
+    if bus is None:
+        return write
+    return lambda block: write(bus.process(block))
 
 
 def _metered(write, meter: LoudnessMeter | None):
@@ -207,21 +216,33 @@ def _metered(write, meter: LoudnessMeter | None):
     return write_and_measure
 
 
-def sum_files(parts: list[Path], n_samples: int, out: Path, meter: LoudnessMeter | None = None) -> None:
-    """``out`` = sum of the float32 WAVs ``parts`` in list order, chunk by chunk."""
+def sum_files(parts: list[Path], n_samples: int, out: Path, meter: LoudnessMeter | None = None,
+              bus: MixBus | None = None, stems: list[Path] | None = None) -> None:
+    """``out`` = sum of the float32 WAVs ``parts`` in list order, chunk by chunk, through ``bus``.
+
+    ``stems``: one path per part, then one for the reverb return; each part is written there with the
+    bus's gain, so that they sum to ``out`` (needs ``bus``).
+    """
     import soundfile as sf
 
     with contextlib.ExitStack() as stack:
         readers = [stack.enter_context(sf.SoundFile(str(p))) for p in parts]
         tmp = stack.enter_context(atomic_path(out))
-        writer = stack.enter_context(_wav_for(tmp, n_samples))
-        write = _metered(writer.write, meter)
+        write = _metered(stack.enter_context(_wav_for(tmp, n_samples)).write, meter)
+        stem_writers = [stack.enter_context(_wav_for(stack.enter_context(atomic_path(p)), n_samples)) for p in stems or []]
         for c0 in range(0, n_samples, CHUNK):
             n = min(CHUNK, n_samples - c0)
-            total = readers[0].read(n, dtype="float32", always_2d=True)
-            for r in readers[1:]:
-                total += r.read(n, dtype="float32", always_2d=True)
-            write(total)
+            blocks = [r.read(n, dtype="float32", always_2d=True) for r in readers]
+            if stem_writers:
+                mixed, gained, reverb = bus.process_stems(blocks)
+                for writer, block in zip(stem_writers, [*gained, reverb]):
+                    writer.write(block)
+                write(mixed)
+                continue
+            total = blocks[0]
+            for block in blocks[1:]:
+                total += block
+            write(total if bus is None else bus.process(total))
 
 
 # --------------------------------------------------------------------------- workers
@@ -300,8 +321,8 @@ class WorkerPool:
         return message
 
     def stream_mix(self, units: list[Unit], n_samples: int, mix: Path, progress: Advance | None = None,
-                   meter: LoudnessMeter | None = None) -> list[float]:
-        """One unit per worker, streamed back and summed into ``mix`` chunk by chunk."""
+                   meter: LoudnessMeter | None = None, bus: MixBus | None = None) -> list[float]:
+        """One unit per worker, streamed back, summed and bussed into ``mix`` chunk by chunk."""
         assert len(units) <= len(self.connections)
         for i, unit in enumerate(units):
             self.connections[i].send(([unit], n_samples, True, [None]))
@@ -320,7 +341,7 @@ class WorkerPool:
         for thread in threads:
             thread.start()
         with atomic_path(mix) as tmp, _wav_for(tmp, n_samples) as writer:
-            write = _metered(writer.write, meter)
+            write = _bussed(_metered(writer.write, meter), bus)
             for k in range(n_chunks):
                 total = None
                 for q in queues:
@@ -357,9 +378,12 @@ class WorkerPool:
 
 
 def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Path, stem_paths: dict[str, Path],
-                 scratch: Path, pool: WorkerPool | None, progress: Advance | None = None) -> RenderStats:
-    """Render ``units`` into ``mix`` (and their stem files when ``stem_paths`` names each unit).
+                 scratch: Path, pool: WorkerPool | None, progress: Advance | None = None,
+                 bus: MixBus | None = None) -> RenderStats:
+    """Render ``units`` into ``mix`` through ``bus`` (and their stem files when ``stem_paths`` names each unit).
 
+    ``stem_paths`` also names the reverb return (``"reverb"``) when there is a ``bus``: the units
+    render dry into ``scratch``, and the bus writes each stem with its gain and the return beside them.
     ``progress`` is called with the seconds of audio finished (per chunk when streaming, per unit otherwise).
 
     Without ``pool`` the units render one after another in this process (spilling to files in
@@ -374,33 +398,38 @@ def render_units(units: list[Unit], *, soundfont: Path, n_samples: int, mix: Pat
         stats.seconds = time.perf_counter() - t0
         return stats
     meter = LoudnessMeter(SAMPLE_RATE, 2, true_peak=False)
-    if stem_paths:
+    stems_out: list[Path] | None = None
+    if stem_paths and bus is not None:
+        paths = [scratch / f".{u.name}.dry.wav" for u in units]
+        stems_out = [stem_paths[u.name] for u in units] + [stem_paths["reverb"]]
+    elif stem_paths:
         paths = [stem_paths[u.name] for u in units]
     elif len(units) == 1:
         paths = [mix]
     else:
         paths = [scratch / f".{u.name}.render.wav" for u in units]
+    kept = set(stem_paths.values()) | {mix}
     try:
         if pool is not None and not stem_paths and len(units) <= len(pool.processes) and len(units) > 1:
-            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix, progress, meter)
+            stats.font_load_seconds = pool.stream_mix(units, n_samples, mix, progress, meter, bus)
         elif pool is not None:
             stats.font_load_seconds = pool.render_files(units, n_samples, paths)
             if paths != [mix]:
-                sum_files(paths, n_samples, mix, meter)
+                sum_files(paths, n_samples, mix, meter, bus, stems_out)
         else:
             synth, sfid = load_synth(soundfont)
             for k, (unit, path) in enumerate(zip(units, paths)):
-                render_unit_to_file(synth, sfid, unit, n_samples, path, meter if path == mix else None)
+                into_mix = path == mix
+                render_unit_to_file(synth, sfid, unit, n_samples, path, meter if into_mix else None, bus if into_mix else None)
                 if progress is not None:
                     progress((k + 1) / len(units) * n_samples / SAMPLE_RATE)
             if paths != [mix]:
-                sum_files(paths, n_samples, mix, meter)
+                sum_files(paths, n_samples, mix, meter, bus, stems_out)
     finally:
-        if not stem_paths:
-            for path in paths:
-                if path != mix:
-                    with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
+        for path in paths:
+            if path not in kept:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
     if meter.n_samples == n_samples:  # every path above wrote the mix through the meter
         stats.integrated_lufs = meter.stats().integrated_lufs
     stats.seconds = time.perf_counter() - t0
