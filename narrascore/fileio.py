@@ -93,3 +93,10 @@ def canonical_hash(payload: Any) -> str:
     """Stable SHA-256 of a JSON-able value (sorted keys, no whitespace)."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def user_cache_dir() -> Path:
+    """``$NARRASCORE_CACHE``, else ``$XDG_CACHE_HOME/narrascore``, else ``~/.cache/narrascore``."""
+    if os.environ.get("NARRASCORE_CACHE"):
+        return Path(os.environ["NARRASCORE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "narrascore"

@@ -461,9 +461,10 @@ def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple
         from .synth.procedural import find_soundfont
 
         font = find_soundfont(options.soundfont)
+        from .synth.procedural.fontcache import FONT_CACHE_VERSION
         from .synth.procedural.mix import MIX_VERSION
 
-        return {"soundfont": file_identity(font, cache=cache), "mix": MIX_VERSION,
+        return {"soundfont": file_identity(font, cache=cache), "font_cache": FONT_CACHE_VERSION, "mix": MIX_VERSION,
                 "libraries": library_versions("tinysoundfont", "mido")}, str(font)
     if options.synth == "musicgen":
         return {"model": _neural_stamp(options, "model", "adapter"),

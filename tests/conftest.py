@@ -61,6 +61,15 @@ def video_factory(media_dir):
     return factory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Every test (and every process it starts) caches into a session folder, never the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NARRASCORE_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
     """Debug models are built once per session into a private cache folder (never ~/.cache)."""

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DependencyError, OptionError
+from ..fileio import user_cache_dir
 from .chat import ChatRequest
 
 NEURAL_HINT = "pip install 'narrascore[neural]'"
@@ -39,10 +40,6 @@ def require_neural() -> tuple[Any, Any]:
     except ImportError as exc:
         raise DependencyError(f"the neural path needs torch and transformers ({exc.name} is missing): {NEURAL_HINT}") from None
     return torch, transformers
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("NARRASCORE_CACHE") or Path.home() / ".cache" / "narrascore")
 
 
 def model_identity(source: str) -> str:
@@ -223,7 +220,7 @@ def _text_config() -> Any:
 
 def _debug_folder(name: str) -> Path:
     torch, transformers = require_neural()
-    return cache_root() / f"{name}-v{DEBUG_VERSION}-tf{transformers.__version__}"
+    return user_cache_dir() / f"{name}-v{DEBUG_VERSION}-tf{transformers.__version__}"
 
 
 def build_debug_vlm() -> Path:

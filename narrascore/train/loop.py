@@ -126,12 +126,12 @@ def train_adapter(*, model: Any, data: str | os.PathLike[str] | Sequence[Clip], 
 
 
 def _prepare(data: Any, backbone: Any, config: TrainConfig, reporter: Reporter) -> Prepared:
-    from ..synth.musicgen.backbone import cache_root
+    from ..fileio import user_cache_dir
     from .manifests import read_source
 
     if isinstance(data, (str, os.PathLike)):
         kind, items = read_source(data)
-        cache = Path(config.cache_dir).expanduser() if config.cache_dir else cache_root() / "train-tokens"
+        cache = Path(config.cache_dir).expanduser() if config.cache_dir else user_cache_dir() / "train-tokens"
         with reporter.stage("tokens", total=len(items)) as advance:
             prepared = prepare_clips(kind, items, backbone, cache, note=reporter.note, advance=advance)
         if prepared.skipped:

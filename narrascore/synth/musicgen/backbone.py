@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DependencyError, OptionError
-from ...fileio import canonical_hash
+from ...fileio import canonical_hash, user_cache_dir
 
 DEBUG = "debug"
 DEBUG_VERSION = 1  # bump when build_debug_model changes: the cache folder is keyed by it
@@ -67,16 +67,9 @@ def require_neural() -> None:
         raise DependencyError(f"the musicgen synthesizer needs {', '.join(missing)}: pip install 'narrascore[neural]'")
 
 
-def cache_root() -> Path:
-    """``$NARRASCORE_CACHE``, else ``$XDG_CACHE_HOME/narrascore``, else ``~/.cache/narrascore``."""
-    if os.environ.get("NARRASCORE_CACHE"):
-        return Path(os.environ["NARRASCORE_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "narrascore"
-
-
 def debug_model_dir() -> Path:
     """The debug model's folder, built on first use."""
-    folder = cache_root() / f"musicgen-debug-v{DEBUG_VERSION}"
+    folder = user_cache_dir() / f"musicgen-debug-v{DEBUG_VERSION}"
     if not (folder / "config.json").exists():
         build_debug_model(folder)
     return folder

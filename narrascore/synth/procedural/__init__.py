@@ -25,6 +25,7 @@ from ...errors import OptionError
 from ...fileio import atomic_path, ensure_writable_dir
 from .. import SAMPLE_RATE, SYNTHESIZERS, RenderRequest, RenderResult
 from .composer import Score, compose, write_midi
+from .fontcache import decoded_soundfont
 from .mix import MixBus
 from .render import CHUNK, RenderStats, WorkerPool, build_units, default_workers, render_units
 from .soundfont import find_soundfont
@@ -45,7 +46,7 @@ class ProceduralSynthesizer:
             raise OptionError(f"n_samples must be positive, got {request.n_samples}")
         validate(plan)
         validate(concept)
-        soundfont = find_soundfont(request.soundfont)
+        soundfont = decoded_soundfont(find_soundfont(request.soundfont))  # once, before any worker loads it
         work = ensure_writable_dir(request.work_dir)
         workers = default_workers(request.n_samples) if self.workers is None else self.workers
         pool = None
