@@ -278,8 +278,9 @@ def test_best_system_soundfont_is_preferred():
 
 
 def test_missing_tinysoundfont(monkeypatch):
+    monkeypatch.setitem(sys.modules, "narrascore._vendor.tinysoundfont", None)
     monkeypatch.setitem(sys.modules, "tinysoundfont", None)
-    with pytest.raises(DependencyError, match="pip install --no-deps tinysoundfont"):
+    with pytest.raises(DependencyError, match="not built: reinstall NarraScore with a C"):
         find_soundfont()
 
 
