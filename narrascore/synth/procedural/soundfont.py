@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -31,16 +32,15 @@ def require_tinysoundfont():
     is a dependency, for a machine where the vendored build was skipped for want of a C++ compiler.
     """
     try:
-        from ..._vendor import tinysoundfont
+        return importlib.import_module("narrascore._vendor.tinysoundfont")  # not `from`: honours sys.modules
     except ImportError:
         try:
-            import tinysoundfont
+            return importlib.import_module("tinysoundfont")
         except ImportError:
             raise DependencyError(
                 "the procedural synthesizer's renderer (narrascore._vendor.tinysoundfont) is not built: reinstall "
-                "NarraScore with a C++ compiler present (`pip install .`), or `pip install tinysoundfont==0.3.7`"
+                "NarraScore with a C++ compiler present (`pip install .`; see the README's quick start)"
             ) from None
-    return tinysoundfont
 
 
 def renderer_version() -> str:
