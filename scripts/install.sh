@@ -21,9 +21,6 @@ if [ "$dev" = 1 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 
 python -m pip install -q --upgrade pip
-# tinysoundfont declares pyaudio (live playback only; wheels for Windows only, elsewhere it needs PortAudio's
-# headers); the renderer needs none of it. On Windows the package's own dependency installs it as declared.
-python -m pip install -q --no-deps "tinysoundfont==0.3.7"
 if [ "$dev" = 1 ]; then
   python -m pip install -q -e ".[neural,ui,batch,listen,timeline,dev]"
 else

@@ -20,7 +20,7 @@ from narrascore.errors import ArtifactError, DependencyError, MediaError
 from narrascore.synth import SAMPLE_RATE, SYNTHESIZERS, RenderRequest
 from narrascore.synth.procedural import ProceduralSynthesizer, compose
 from narrascore.synth.procedural.harmony import chord, voicing
-from narrascore.synth.procedural.soundfont import bundled_soundfont, find_soundfont
+from narrascore.synth.procedural.soundfont import bundled_soundfont, find_soundfont, renderer_version, require_tinysoundfont
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_concept import make_plan  # noqa: E402
@@ -279,9 +279,31 @@ def test_best_system_soundfont_is_preferred():
 
 
 def test_missing_tinysoundfont(monkeypatch):
+    monkeypatch.setitem(sys.modules, "narrascore._vendor.tinysoundfont", None)
     monkeypatch.setitem(sys.modules, "tinysoundfont", None)
-    with pytest.raises(DependencyError, match="pip install --no-deps tinysoundfont"):
+    with pytest.raises(DependencyError, match="not built: reinstall NarraScore with a C"):
         find_soundfont()
+
+
+def test_the_vendored_renderer_is_built_and_plays_a_note(small_font):
+    """The default path's renderer is compiled by NarraScore's own build: it must be there (not PyPI's
+    fallback), sound, and honour channel volume (CC7), which the composer's dynamics rely on."""
+    from narrascore._vendor import tinysoundfont as tsf
+
+    assert require_tinysoundfont() is tsf and renderer_version() == f"{tsf.__version__} (vendored)"
+    synth = tsf.Synth(samplerate=SAMPLE_RATE)
+    sfid = synth.sfload(small_font)
+
+    def note_rms(volume: int) -> float:
+        synth.soundfonts[sfid].reset()
+        synth.program_select(0, sfid, 0, 0)
+        synth.control_change(0, 7, volume)
+        assert synth.noteon(0, 60, 100)
+        audio = np.frombuffer(synth.generate_simple(SAMPLE_RATE // 4), dtype=np.float32)
+        return float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+
+    loud, quiet = note_rms(127), note_rms(40)
+    assert loud > 1e-3 and 0 < quiet < loud / 2
 
 
 def test_registers_stay_put_over_a_long_score():

@@ -227,15 +227,23 @@ def _synths() -> list[dict[str, Any]]:
     """Each synthesizer with whether its extra is installed (the page shows missing ones disabled)."""
     import importlib.util
 
+    from ..errors import DependencyError
     from ..synth import SYNTHESIZERS
+    from ..synth.procedural.soundfont import require_tinysoundfont
 
-    needs = {"musicgen": (("torch", "transformers"), "pip install 'narrascore[neural]'"),
-             "procedural": (("tinysoundfont",), "pip install --no-deps tinysoundfont")}
+    def renderer_built() -> bool:
+        try:
+            return require_tinysoundfont() is not None
+        except DependencyError:
+            return False
+
+    needs = {"musicgen": (lambda: all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers")),
+                          "pip install 'narrascore[neural]'"),
+             "procedural": (renderer_built, "reinstall NarraScore with a C++ compiler present")}
     status = []
     for name in SYNTHESIZERS.names():
-        modules, install = needs.get(name, ((), ""))
-        available = all(importlib.util.find_spec(m) is not None for m in modules)
-        status.append({"name": name, "available": available, "install": install})
+        available, install = needs.get(name, (lambda: True, ""))
+        status.append({"name": name, "available": available(), "install": install})
     return status
 
 

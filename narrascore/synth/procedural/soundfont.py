@@ -1,11 +1,13 @@
-"""Finding a General MIDI SoundFont and checking that tinysoundfont can play it."""
+"""Finding a General MIDI SoundFont and the tinysoundfont build that plays it."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 from ...errors import DependencyError, MediaError
+from ...identity import library_versions
 
 # Best first: MuseScore General (sf3, Debian musescore-general-soundfont-small), FluidR3 GM (sf2).
 SYSTEM_SOUNDFONTS = (
@@ -23,15 +25,30 @@ SYSTEM_SOUNDFONTS = (
 
 
 def require_tinysoundfont():
-    """Import and return ``tinysoundfont``, or raise ``DependencyError`` saying how to install it."""
+    """The tinysoundfont module the renderer uses, or ``DependencyError`` saying how to get one.
+
+    NarraScore's own build compiles it as ``narrascore._vendor.tinysoundfont`` (the PyPI package declares
+    pyaudio, which has no wheels outside Windows). The PyPI ``tinysoundfont`` is the fallback: on Windows it
+    is a dependency, for a machine where the vendored build was skipped for want of a C++ compiler.
+    """
     try:
-        import tinysoundfont
+        return importlib.import_module("narrascore._vendor.tinysoundfont")  # not `from`: honours sys.modules
     except ImportError:
-        raise DependencyError(
-            "the procedural synthesizer needs tinysoundfont: run `pip install --no-deps tinysoundfont==0.3.7` "
-            "(--no-deps skips pyaudio, which only live playback uses; scripts/install.sh does this)"
-        ) from None
-    return tinysoundfont
+        try:
+            return importlib.import_module("tinysoundfont")
+        except ImportError:
+            raise DependencyError(
+                "the procedural synthesizer's renderer (narrascore._vendor.tinysoundfont) is not built: reinstall "
+                "NarraScore with a C++ compiler present (`pip install .`; see the README's quick start)"
+            ) from None
+
+
+def renderer_version() -> str:
+    """Which tinysoundfont build renders, for the render cache's key: vendored and PyPI builds differ."""
+    tsf = require_tinysoundfont()
+    if tsf.__name__.startswith("narrascore."):
+        return f"{tsf.__version__} (vendored)"
+    return library_versions("tinysoundfont")["tinysoundfont"] or "unknown"
 
 
 def bundled_soundfont() -> Path | None:
