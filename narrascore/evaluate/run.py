@@ -168,7 +168,14 @@ def _run(
             wav, key, bounds = rendered
             others[name] = renderer.evaluated(name, wav, key, bounds)
     comparison = compare({"ours": ours, **others}) if others else None
-    report_path = _write_report(out / EvaluationReport.FILENAME, ours, others, comparison)
+    midi = out / "score.mid"
+    if midi.is_file():
+        from .composition import analyse_midi
+
+        composition = analyse_midi(midi).to_dict()
+    else:
+        composition = None
+    report_path = _write_report(out / EvaluationReport.FILENAME, ours, others, comparison, composition)
     figure = _write_figure(out, audio, story, ours, options)
     return EvaluationRun(out_dir=out, report=ours, report_path=report_path, figure=figure, baselines=others,
                          comparison=comparison, notes=tuple(notes))
@@ -196,13 +203,16 @@ def _cue_starts(concept: MusicConcept | None) -> list[float]:
     return [c.start for c in concept.cues[1:]] if concept is not None else []
 
 
-def _write_report(path: Path, ours: EvaluationReport, others: dict[str, EvaluationReport], comparison: dict[str, Any] | None) -> Path:
-    """``report.json``: ours as ``EvaluationReport.load`` reads it, plus ``baselines`` and ``comparison``."""
+def _write_report(path: Path, ours: EvaluationReport, others: dict[str, EvaluationReport], comparison: dict[str, Any] | None,
+                  composition: dict[str, Any] | None = None) -> Path:
+    """``report.json``: ours as ``EvaluationReport.load`` reads it, plus ``baselines``, ``comparison`` and
+    ``composition`` (``composition.analyse_midi`` of the folder's score.mid, when there is one)."""
     from ..artifacts import to_data
 
     payload = ours.to_json()
     payload["baselines"] = {name: to_data(r) for name, r in others.items()}
     payload["comparison"] = comparison
+    payload["composition"] = composition
     write_json_atomic(path, payload)
     return path
 
