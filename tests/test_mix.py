@@ -97,3 +97,17 @@ def test_the_bus_streams_the_same_bytes_whatever_the_run():
     first, second = bussed("ambient", x), bussed("ambient", x)
     assert first.tobytes() == second.tobytes()
     assert impulse_response(ROOMS["rock"], FS).tobytes() == impulse_response(ROOMS["rock"], FS).tobytes()
+
+
+@pytest.mark.slow
+def test_the_demo_ends_with_its_room_ringing(scored_demo):
+    """Measured on the delivered soundtrack: the final chord lets go and the tail decays, audible, into the end."""
+    import soundfile as sf
+
+    audio, rate = sf.read(scored_demo / "soundtrack.wav", dtype="float32")
+    level = lambda a, b: 10 * np.log10(np.mean(audio[int(a * rate):int(b * rate)] ** 2) + 1e-20)  # noqa: E731
+    end = len(audio) / rate
+    held, last = level(end - 2.0, end - 1.1), level(end - 0.3, end)
+    assert held - last >= 10.0, (held, last)  # it decays
+    assert last > -70.0, last  # into a tail that is still heard
+    assert all(level(t, t + 0.1) > -75.0 for t in np.arange(end - 1.0, end - 0.05, 0.1))  # no silent gap

@@ -374,3 +374,26 @@ def test_every_style_mixes_into_a_stereo_image(rendered):
         correlation = stereo_correlation(read(result.mix))
         print(style, round(correlation, 3))
         assert 0.3 < correlation < 0.95, style
+
+
+def test_the_piece_slows_down_and_holds_its_final_tonic(shots):
+    """A real ending: a ritardando over the last two bars, then every part holds the tonic to the end."""
+    plan = make_plan([(6.0, 0.4, -0.2, "setup"), (5.0, -0.3, 0.6, "climax"), (12.0, 0.5, 0.2, "resolution")])
+    for style in STYLES:
+        score = compose(plan, conceive(plan, style=style), shots)
+        grid = score.beat_times
+        beats = np.diff(grid)
+        last_scene = beats[grid[:-1] >= plan.scenes[-1].start - 1e-9]
+        assert last_scene[-1] >= 1.3 * np.median(last_scene[:-8]), style  # the last beat is much longer
+        hold = grid[score.bar_starts[-1]]
+        tonic = set(score.chords[-1][1].pitch_classes)
+        held = 0
+        for track in score.tracks:
+            drums = {p.channel for p in track.parts if p.is_drum}
+            for s, e, p, _v, c in track.notes:
+                assert s <= hold + 1e-6, (style, track.name, s)  # nothing new after the last downbeat
+                if e > hold + 0.01 and c not in drums:
+                    assert abs(s - hold) < 1e-6 and p % 12 in tonic, (style, track.name)
+                    assert e == pytest.approx(max(hold + 1.0, plan.duration - 1.0)), (style, track.name)  # then it rings out
+                    held += 1
+        assert held >= 3, style

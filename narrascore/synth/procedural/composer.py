@@ -13,7 +13,9 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
   (calm, active, tense = negative valence with high arousal, which brings diminished sevenths,
   the Neapolitan and the tritone). A segment opens on its tonic and its last bar is a cadence into
   the next cue's key (predominant then dominant, resolving to the tonic exactly on the cut); the
-  last segment ends V-I.
+  last segment ends V-I with a ritardando over its last two bars (the last beat 1.5 times as long),
+  and (in pieces of 20 s or more, unless an event falls in the last bar) every part that is playing
+  holds the final tonic from the last downbeat until 1 s before the end, where the room rings out.
 * **melody**: one motif (rhythm per density level and a contour of scale steps) drawn from the seed
   and repeated through the score; strong beats snap to chord tones; register centre rises with
   valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
@@ -40,7 +42,8 @@ import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
 from .answers import answer_events
-from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch, snap_to_chord
+from .harmony import (PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch,
+                      snap_to_chord, voicing)
 from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
     timpani_figure, velocity,
@@ -49,6 +52,9 @@ from .performance import expression, pedal, perform
 
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15
+RITARDANDO = 0.5  # the last beat of the piece is this much longer than its first unslowed beat
+MIN_ENDING_SECONDS = 20.0  # shorter clips end in their groove, without the held final chord
+RING_OUT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,8 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         uniform = t0 + (t1 - t0) * np.arange(n) / n
         a, _ = sample(uniform, ci)
         weights = 1.0 / (1.0 + TEMPO_BREATH * (a - a.mean()))
+        if seg == len(bounds) - 2 and n > 2 * bpb:  # the piece ends: a ritardando over its last two bars
+            weights[-2 * bpb:] *= np.linspace(1.0, 1.0 + RITARDANDO, 2 * bpb)
         starts = t0 + np.concatenate([[0.0], np.cumsum(weights)[:-1]]) * (t1 - t0) / weights.sum()
         first = len(beat_times)
         beat_times.extend(starts.tolist())
@@ -190,7 +198,10 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         chord_at = (lambda t: _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t))  # noqa: E731
         arousal_at = (lambda t: float(np.interp(t, plan.times, plan.arousal)))  # noqa: E731
         answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
-    anchors = list(bounds) + [e.time for e in plan.events] + (list(shots.cut_times()) if shots is not None else [])
+    if plan.duration >= MIN_ENDING_SECONDS and not any(e.time >= bars[-1].start for e in plan.events):
+        _final_hold(groups, bars[-1], plan.duration)  # (an event in the last bar, or a short clip, keeps its groove)
+    anchors = list(bounds) + [bars[-1].start] + [e.time for e in plan.events]
+    anchors += list(shots.cut_times()) if shots is not None else []
     perform(groups, bars, anchors, seed=concept.seed, duration=plan.duration)
     beat_arousal = np.concatenate([b.arousal for b in bars])
     chord_changes = [(t, float(np.interp(t, bar.beats, bar.arousal))) for bar in bars for t, _ in bar.chords]
@@ -424,6 +435,35 @@ def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[fl
         if harmony is not None and harmony.parts:
             p = snap_to_chord(72, _chord_at(bar, cut))
             harmony.notes.append((cut, cut + 0.4, p, velocity(a, 4, base=30, span=64), harmony.parts[0].channel))
+
+
+def _final_hold(groups: dict[str, Track], last: Bar, duration: float) -> None:
+    """A real ending: from the last bar's downbeat every part that was playing holds the final tonic, then
+    lets go ``RING_OUT_SECONDS`` before the end, so the room's tail (mix.py) is the last thing heard.
+
+    Pitched parts sustain their tones of the tonic chord (the melody its root, the bass the root
+    below); the drums keep only their strokes on that downbeat. Notes sounding into the bar stop there.
+    """
+    hold, tonic = last.start, last.chords[0][1]
+    release = max(hold + 1.0, duration - RING_OUT_SECONDS)  # the chord lets go and the room rings out
+    for track in groups.values():
+        for part in track.parts:
+            mine = [n for n in track.notes if n[4] == part.channel]
+            before = [n for n in mine if hold - 4.0 <= n[0] < hold]
+            keep = [n if n[1] <= hold else (n[0], hold, n[2], n[3], n[4]) for n in mine if n[0] < hold]
+            if part.is_drum:
+                keep += [n for n in mine if abs(n[0] - hold) < 1e-6]
+            elif before:
+                center = round(float(np.mean([n[2] for n in before])))
+                v = int(np.clip(np.mean([n[3] for n in before]), 30, 110))
+                if track.name in ("melody", "bass"):
+                    pitches: tuple[int, ...] = (min((p for p in range(center - 6, center + 7) if p % 12 == tonic.root),
+                                                    key=lambda p: (abs(p - center), p)),)
+                else:
+                    pitches = voicing(tonic, center, size=3 if track.name == "percussion" else 4)
+                    pitches = pitches[:1] if track.name == "percussion" else pitches  # timpani: one drum
+                keep += [(hold, release, p, v, part.channel) for p in pitches]
+            track.notes = [n for n in track.notes if n[4] != part.channel] + keep
 
 
 def _clean_overlaps(track: Track, duration: float) -> None:
