@@ -351,6 +351,32 @@ def test_an_announced_big_event_gets_a_build_a_drop_out_and_a_hit(plan, shots, s
         assert len(added) >= 12 and added[-1][2] > added[0][2] and added[-1][3] > added[0][3]
 
 
+@pytest.mark.parametrize("style", ["orchestral", "rock", "electronic", "ambient"])
+def test_each_style_builds_in_its_own_idiom(plan, shots, style):
+    from narrascore.synth.procedural.orchestration import DRUM_CHANNEL, SNARE
+
+    ev_plan = _announced_event_plan(plan)
+    score = compose(ev_plan, conceive(ev_plan, style=style), shots)
+    plain = compose(dataclasses.replace(ev_plan, events=()), conceive(ev_plan, style=style), shots)  # the same curve
+    tracks = {t.name: t.notes for t in score.tracks}
+    drums = [n for n in tracks.get("percussion", []) if n[4] == DRUM_CHANNEL and 8.0 <= n[0] < 10.0]
+    snare = [n for n in drums if n[2] == SNARE]
+    before = {n[:3] for t in plain.tracks if t.name == "harmony" for n in t.notes}
+    added = sorted(n for n in tracks["harmony"] if 8.0 <= n[0] < 10.0 and n[:3] not in before)
+    if style == "orchestral":  # a timpani roll on the root, speeding up, under the snare roll
+        timpani = sorted(n for n in tracks["percussion"] if n[4] != DRUM_CHANNEL and 9.0 - 1e-6 <= n[0] < 10.0)
+        gaps = np.diff([n[0] for n in timpani])
+        assert len(timpani) >= 8 and len({n[2] for n in timpani}) == 1 and gaps[-1] < gaps[0]  # its last second
+    elif style == "rock":  # the roll's last half second is a fill down the toms
+        fill = sorted(n for n in drums if n[0] >= 9.5)
+        assert [n[2] for n in fill] == sorted((n[2] for n in fill), reverse=True) and len({n[2] for n in fill}) == 4
+        assert snare and max(n[0] for n in snare) < 9.5
+    elif style == "electronic":  # a riser: the harmony climbs two octaves
+        assert len(added) >= 12 and added[-1][2] - added[0][2] >= 20 and snare
+    else:  # ambient: no roll, the bells rise
+        assert not snare and len(added) >= 12 and added[-1][2] > added[0][2]
+
+
 def test_a_build_is_a_crescendo_on_rendered_audio(plan, shots, small_font, tmp_path):
     ev_plan = _announced_event_plan(plan)
     concept = conceive(ev_plan, style="orchestral")

@@ -4,10 +4,11 @@
   register), the bass root an octave down (a bass drop), a timpani stroke where the style has
   timpani, and a crash with a bass drum where it has a kit; velocity ``60 + 67 strength``.
 * **build**, when the curve announces the event (its arousal rises by ``ANNOUNCED`` or more over
-  the ``BUILD`` seconds before it) and the event is at least ``BIG`` strong: a snare roll that
-  speeds up from 4 to 16 strokes a second in a crescendo, in place of the kit's groove, where the
-  style has a kit, otherwise a
-  rising ostinato of chord tones in the harmony, in both cases crescendo into the hit.
+  the ``BUILD`` seconds before it) and the event is at least ``BIG`` strong, in each style's idiom
+  (``_build``): a snare roll speeding up from 4 to 16 strokes a second in place of the kit's groove,
+  with a timpani roll (orchestral), a tom fill in its last half second (rock) or a riser climbing the
+  harmony (electronic); a rising ostinato of chord tones where there is no roll (piano, ambient);
+  always crescendo into the hit.
 * **drop-out**, before a big hit (strength >= ``BIG``) in styles other than ambient: melody,
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
 
@@ -22,13 +23,16 @@ import numpy as np
 
 from ...artifacts import Event
 from .harmony import Chord, voicing
-from .orchestration import CRASH, DRUM_CHANNEL, KICK, SNARE
+from .orchestration import CRASH, DRUM_CHANNEL, KICK, LOW_TOM, MID_TOM, SNARE
 
 BUILD = 2.0  # s of build before an announced event
 ANNOUNCED = 0.15  # arousal rise over the build window that announces an event
 BIG = 0.6  # strength from which an event gets a build and a drop-out
 DROP = 0.35  # s of silence (melody, harmony, pad) before a big hit
 THINNED = ("melody", "harmony", "pad")
+FILL = 0.5  # s of tom fill at the end of a rock build
+TIMPANI_ROLL = 1.0  # s of timpani roll at the end of an orchestral build (the snare roll starts it)
+HIGH_TOM, FLOOR_TOM = 50, 41  # General MIDI drum keys (LOW_TOM 45, MID_TOM 47 come with the kit)
 
 
 def answer_events(groups: dict, events: Sequence[Event], chord_at, arousal_at, style: str, duration: float) -> None:
@@ -50,7 +54,7 @@ def answer_events(groups: dict, events: Sequence[Event], chord_at, arousal_at, s
         if big and style != "ambient":
             _drop_out(groups, t - DROP, t)
         if big and announced:
-            _build(groups, kit, ch, t - span, t, s)
+            _build(groups, kit, timpani, ch, t - span, t, s, style)
         _hit(groups, kit, timpani, ch, t, s, duration)
         previous = t
 
@@ -78,24 +82,50 @@ def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: fl
         groups[kit.group].notes.append((t, t + 0.4, KICK - 1, loud, DRUM_CHANNEL))
 
 
-def _build(groups: dict, kit, ch: Chord, t0: float, t1: float, s: float) -> None:
-    """A snare roll speeding up (4 -> 16 strokes/s) or a rising ostinato, crescendo from 35 to 60 + 40 s."""
-    if kit is not None:
-        track, channel, pitches = groups[kit.group], DRUM_CHANNEL, None
+def _build(groups: dict, kit, timpani, ch: Chord, t0: float, t1: float, s: float, style: str) -> None:
+    """The style's build into a big announced hit, crescendo from 35 to 60 + 40 s (see ``IDIOMS``).
+
+    Where the style has a kit (not ambient) a snare roll speeding up (4 -> 16 strokes/s) replaces
+    the groove; orchestral adds a timpani roll on the chord's root in its last second, rock turns the roll's last half
+    second into a tom fill down the kit, electronic adds a riser (chord tones climbing two octaves in
+    the harmony); piano and ambient, with no roll, get the rising ostinato in the harmony.
+    """
+    harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
+    if kit is not None and style != "ambient":
+        track = groups[kit.group]
         # the roll replaces the groove: a kit that keeps its beat under a roll blurs the build and masks the hit
         track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not t0 - 1e-9 <= n[0] < t1 - 1e-9]
-    elif groups.get("harmony") is not None and groups["harmony"].parts:
-        track, channel = groups["harmony"], groups["harmony"].parts[0].channel
+        fill_from = t1 - FILL if style == "rock" else t1
+        _roll(track.notes, t0, fill_from, t1, s, DRUM_CHANNEL, lambda u: SNARE)
+        if style == "rock":
+            toms = (HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM)
+            step = FILL / len(toms)
+            for k, tom in enumerate(toms):
+                track.notes.append((fill_from + k * step, fill_from + (k + 0.9) * step, tom, _vel(60 + 40 * s), DRUM_CHANNEL))
+        if style == "orchestral" and timpani is not None:
+            root = 41 + (ch.root - 41) % 12
+            notes, start = groups[timpani.group].notes, max(t0, t1 - TIMPANI_ROLL)
+            notes[:] = [n for n in notes if n[4] != timpani.channel or not start - 1e-9 <= n[0] < t1 - 1e-9]
+            _roll(notes, start, t1, t1, s, timpani.channel, lambda u: root, pace_from=t0)
+        if style == "electronic" and harmony is not None:
+            pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4) + voicing(ch, 84, size=4))
+            _roll(harmony.notes, t0, t1, t1, s, harmony.parts[0].channel,
+                  lambda u: pitches[min(len(pitches) - 1, int(u * len(pitches)))])
+    elif harmony is not None:
         pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4))
-    else:
-        return
+        _roll(harmony.notes, t0, t1, t1, s, harmony.parts[0].channel,
+              lambda u: pitches[min(len(pitches) - 1, int(u * len(pitches)))])
+
+
+def _roll(notes: list, t0: float, until: float, t1: float, s: float, channel: int, pitch_at,
+          pace_from: float | None = None) -> None:
+    """Strokes from ``t0`` to ``until`` speeding up from 4 to 16 a second over ``[pace_from or t0, t1]``, in a crescendo."""
+    origin = t0 if pace_from is None else pace_from
     t = t0
-    while t < t1 - 0.02:
-        u = (t - t0) / (t1 - t0)
+    while t < until - 0.02:
+        u = (t - origin) / (t1 - origin)
         rate = 4.0 + 12.0 * u * u
-        v = _vel(35 + (25 + 40 * s) * u)
-        pitch = SNARE if pitches is None else pitches[min(len(pitches) - 1, int(u * len(pitches)))]
-        track.notes.append((t, min(t1, t + 0.9 / rate), pitch, v, channel))
+        notes.append((t, min(t1, t + 0.9 / rate), pitch_at(u), _vel(35 + (25 + 40 * s) * u), channel))
         t += 1.0 / rate
 
 
