@@ -392,27 +392,9 @@ class Pipeline:
         stem_paths = tuple(stems_dir / f"{name}.wav" for name in record["stems"])
         sound_key = canonical_hash({"render": record["key"], "lufs": opts.loudness, "tp": opts.true_peak,
                                     "writer": library_versions("soundfile")})
-        if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
-            with self.reporter.stage("loudness"):
-                produced["loudness"] = write_soundtrack(
-                    Path(record["mix"]), soundtrack, target_lufs=opts.loudness, true_peak_dbtp=opts.true_peak,
-                    stems={k: Path(v) for k, v in record["stems"].items()} or None,
-                    stems_dir=stems_dir if record["stems"] else None, raw_lufs=record.get("lufs"),
-                )
-            self._record_output("soundtrack", sound_key)
-        produced["soundtrack"] = soundtrack
-        produced["stems"] = stem_paths
-
-        if record.get("midi"):
-            midi = self.out / "score.mid"
-            if not self._output_fresh("midi", record["key"], midi):
-                with atomic_path(midi) as tmp:
-                    tmp.write_bytes(Path(record["midi"]).read_bytes())
-                self._record_output("midi", record["key"])
-            produced["midi"] = midi
-
         figure = self.out / "figure.png"
-        figure_key = canonical_hash({"sound": sound_key, "plan": fingerprint(plan), "shots": fingerprint(shots),
+        # the spectrogram is in dB re its loudest cell, so the raw mix draws the same picture as the soundtrack
+        figure_key = canonical_hash({"render": record["key"], "plan": fingerprint(plan), "shots": fingerprint(shots),
                                      "plotter": library_versions("matplotlib")})
         scored = self.out / ("scored.mkv" if opts.copy_video else "scored.mp4")
         video_key = canonical_hash({"sound": sound_key, "media": info.content_hash, "copy": opts.copy_video,
@@ -420,9 +402,28 @@ class Pipeline:
         with contextlib.ExitStack() as stack:
             drawing = None
             if not self._output_fresh("figure", figure_key, figure):
-                # The figure is drawn in a second process while this one encodes the video's audio.
-                drawing = stack.enter_context(Background(write_figure, figure, soundtrack=soundtrack, plan=plan,
+                # The figure is drawn in a second process while this one normalises the soundtrack and muxes the video.
+                drawing = stack.enter_context(Background(write_figure, figure, soundtrack=Path(record["mix"]), plan=plan,
                                                          cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times()))
+            if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
+                with self.reporter.stage("loudness"):
+                    produced["loudness"] = write_soundtrack(
+                        Path(record["mix"]), soundtrack, target_lufs=opts.loudness, true_peak_dbtp=opts.true_peak,
+                        stems={k: Path(v) for k, v in record["stems"].items()} or None,
+                        stems_dir=stems_dir if record["stems"] else None, raw_lufs=record.get("lufs"),
+                    )
+                self._record_output("soundtrack", sound_key)
+            produced["soundtrack"] = soundtrack
+            produced["stems"] = stem_paths
+
+            if record.get("midi"):
+                midi = self.out / "score.mid"
+                if not self._output_fresh("midi", record["key"], midi):
+                    with atomic_path(midi) as tmp:
+                        tmp.write_bytes(Path(record["midi"]).read_bytes())
+                    self._record_output("midi", record["key"])
+                produced["midi"] = midi
+
             if not self._output_fresh("video", video_key, scored):
                 speech = None
                 if opts.mix_original is not None and info.has_audio:
