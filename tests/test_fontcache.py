@@ -127,3 +127,11 @@ def test_an_undecodable_sample_names_the_font(cache, tmp_path):
     with pytest.raises(MediaError, match="bad.sf3: a compressed sample"):
         fontcache.decoded_soundfont(bad)
     assert not list(cache.glob("*.sf2")) and not list(cache.glob(".*"))
+
+
+def test_a_cache_that_cannot_be_written_still_renders(sf3, tmp_path, monkeypatch, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("NARRASCORE_CACHE", str(blocked))
+    assert fontcache.decoded_soundfont(sf3) == sf3  # tinysoundfont decodes it itself, as before the cache
+    assert "cannot keep a decoded copy" in caplog.text

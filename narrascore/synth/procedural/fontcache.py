@@ -16,17 +16,19 @@ decoding MuseScore General Lite itself, renders agree to 85 to 106 dB SNR (piano
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from ...errors import MediaError
+from ...errors import MediaError, OutputError
 from ...fileio import atomic_path, user_cache_dir
 from ...identity import cached_sha256
 
 FONT_CACHE_VERSION = 1
+log = logging.getLogger(__name__)
 COMPRESSED = 0x30  # sfSampleType bits that mark a compressed (Vorbis) sample in sf3
 SHDR = struct.Struct("<20sIIIIIBbHH")  # one sample header: 46 bytes
 
@@ -38,12 +40,17 @@ def decoded_soundfont(path: str | os.PathLike[str]) -> Path:
     if not _is_compressed(chunks):
         return path
     folder = user_cache_dir() / "soundfonts"
-    digest = cached_sha256(path, cache=folder / "hashes.json")
-    target = folder / f"{path.stem}-{digest[:16]}-v{FONT_CACHE_VERSION}.sf2"
-    if not target.is_file():
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(_decode(path, _read_riff(path, samples=True)))
+        digest = cached_sha256(path, cache=folder / "hashes.json")
+        target = folder / f"{path.stem}-{digest[:16]}-v{FONT_CACHE_VERSION}.sf2"
+        if not target.is_file():
+            decoded = _decode(path, _read_riff(path, samples=True))
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(decoded)
+    except (OSError, OutputError) as exc:  # a read-only or full cache: slower, but it still renders
+        log.warning("%s: cannot keep a decoded copy in %s (%s); the SoundFont is decoded in every run", path, folder, exc)
+        return path
     return target
 
 
