@@ -83,20 +83,21 @@ def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: fl
 
 
 def _build(groups: dict, kit, timpani, ch: Chord, t0: float, t1: float, s: float, style: str) -> None:
-    """The style's build into a big announced hit, crescendo from 35 to 60 + 40 s (see ``IDIOMS``).
+    """The style's build over ``[t0, t1]`` into a big announced hit, crescendo from 35 to 60 + 40 s.
 
     Where the style has a kit (not ambient) a snare roll speeding up (4 -> 16 strokes/s) replaces
     the groove; orchestral adds a timpani roll on the chord's root in its last second, rock turns the roll's last half
     second into a tom fill down the kit, electronic adds a riser (chord tones climbing two octaves in
     the harmony); piano and ambient, with no roll, get the rising ostinato in the harmony.
     """
+    pace = (t0, t1)
     harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
     if kit is not None and style != "ambient":
         track = groups[kit.group]
         # the roll replaces the groove: a kit that keeps its beat under a roll blurs the build and masks the hit
         track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not t0 - 1e-9 <= n[0] < t1 - 1e-9]
         fill_from = t1 - FILL if style == "rock" else t1
-        _roll(track.notes, t0, fill_from, t1, s, DRUM_CHANNEL, lambda u: SNARE)
+        _roll(track.notes, t0, fill_from, pace, s, DRUM_CHANNEL, lambda u: SNARE)
         if style == "rock":
             toms = (HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM)
             step = FILL / len(toms)
@@ -106,26 +107,27 @@ def _build(groups: dict, kit, timpani, ch: Chord, t0: float, t1: float, s: float
             root = 41 + (ch.root - 41) % 12
             notes, start = groups[timpani.group].notes, max(t0, t1 - TIMPANI_ROLL)
             notes[:] = [n for n in notes if n[4] != timpani.channel or not start - 1e-9 <= n[0] < t1 - 1e-9]
-            _roll(notes, start, t1, t1, s, timpani.channel, lambda u: root, pace_from=t0)
+            _roll(notes, start, t1, pace, s, timpani.channel, lambda u: root)
         if style == "electronic" and harmony is not None:
-            pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4) + voicing(ch, 84, size=4))
-            _roll(harmony.notes, t0, t1, t1, s, harmony.parts[0].channel,
-                  lambda u: pitches[min(len(pitches) - 1, int(u * len(pitches)))])
+            _roll(harmony.notes, t0, t1, pace, s, harmony.parts[0].channel, _climbing(ch, (60, 72, 84)))
     elif harmony is not None:
-        pitches = sorted(voicing(ch, 60, size=4) + voicing(ch, 72, size=4))
-        _roll(harmony.notes, t0, t1, t1, s, harmony.parts[0].channel,
-              lambda u: pitches[min(len(pitches) - 1, int(u * len(pitches)))])
+        _roll(harmony.notes, t0, t1, pace, s, harmony.parts[0].channel, _climbing(ch, (60, 72)))
 
 
-def _roll(notes: list, t0: float, until: float, t1: float, s: float, channel: int, pitch_at,
-          pace_from: float | None = None) -> None:
-    """Strokes from ``t0`` to ``until`` speeding up from 4 to 16 a second over ``[pace_from or t0, t1]``, in a crescendo."""
-    origin = t0 if pace_from is None else pace_from
-    t = t0
-    while t < until - 0.02:
-        u = (t - origin) / (t1 - origin)
+def _climbing(ch: Chord, centres: tuple[int, ...]):
+    """``u`` in [0, 1) -> the chord's tones around ``centres``, from the lowest to the highest."""
+    pitches = sorted(p for centre in centres for p in voicing(ch, centre, size=4))
+    return lambda u: pitches[min(len(pitches) - 1, int(u * len(pitches)))]
+
+
+def _roll(notes: list, start: float, stop: float, pace: tuple[float, float], s: float, channel: int, pitch_at) -> None:
+    """Strokes from ``start`` to ``stop`` speeding up from 4 to 16 a second across ``pace`` (s), in a crescendo."""
+    p0, p1 = pace
+    t = start
+    while t < stop - 0.02:
+        u = (t - p0) / (p1 - p0)
         rate = 4.0 + 12.0 * u * u
-        notes.append((t, min(t1, t + 0.9 / rate), pitch_at(u), _vel(35 + (25 + 40 * s) * u), channel))
+        notes.append((t, min(p1, t + 0.9 / rate), pitch_at(u), _vel(35 + (25 + 40 * s) * u), channel))
         t += 1.0 / rate
 
 

@@ -196,21 +196,21 @@ class MixBus:
         self.convolver = PartitionedConvolver(ir, block)
         self.compressor = Compressor(self.room.threshold_db, self.room.ratio, sample_rate)
 
-    def wet(self, dry: np.ndarray) -> np.ndarray:
-        return self.convolver.process(dry)
-
     def process(self, dry: np.ndarray) -> np.ndarray:
         """dry: float32 (n, 2), n <= block -> the mixed chunk, float32 (n, 2)."""
-        wet = self.wet(dry)
-        mixed = dry + wet
-        return mixed * self.compressor.gain(mixed)[:, None]
+        mixed, gain, _wet = self._through(dry)
+        return mixed * gain
 
     def process_stems(self, stems: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Per-stem chunks -> (mix, stems with the bus gain, reverb return with the bus gain): the parts sum to the mix."""
         dry = stems[0].copy()
         for stem in stems[1:]:
             dry += stem
-        wet = self.wet(dry)
-        mixed = dry + wet
-        gain = self.compressor.gain(mixed)[:, None]
+        mixed, gain, wet = self._through(dry)
         return mixed * gain, [stem * gain for stem in stems], wet * gain
+
+    def _through(self, dry: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(dry + reverb return, the compressor's gain (n, 1) for it, the reverb return)."""
+        wet = self.convolver.process(dry)
+        mixed = dry + wet
+        return mixed, self.compressor.gain(mixed)[:, None], wet
