@@ -55,17 +55,16 @@ def analyse_midi(path: str | Path) -> CompositionReport:
     """The composition report of ``path`` (a type-1 MIDI file with a track named ``melody``)."""
     midi = _read(Path(path))
     melody = sorted(midi.notes.get("melody", []))
-    bars = _bars_of(melody, midi.bar_starts)
-    played = [b for b in bars if b]
-    patterns = [tuple(np.diff([p for _, _, p, _ in bar]).tolist()) for bar in played]
-    rhythms = [tuple(round(GRID * (on - start)) for on, _, _, _ in bar) for bar, start in
-               ((b, _bar_start(b[0][0], midi.bar_starts)) for b in played)]
+    played = [(start, bar) for start, bar in zip(midi.bar_starts, _bars_of(melody, midi.bar_starts)) if bar]
+    patterns = [tuple(np.diff([p for _, _, p, _ in bar]).tolist()) for _, bar in played]
+    rhythms = [tuple(round(GRID * (on - start)) for on, _, _, _ in bar) for start, bar in played]
+    cadence_share, phrase_ends = _cadences(midi, melody)
     return CompositionReport(
         melody_bars=len(played),
         theme_recurrence=_recurrence(patterns),
         min_rhythms_per_8_bars=min((len(set(rhythms[i:i + 8])) for i in range(max(1, len(rhythms) - 7))), default=0),
-        cadence_share=_cadences(midi, melody)[0],
-        phrase_ends=_cadences(midi, melody)[1],
+        cadence_share=cadence_share,
+        phrase_ends=phrase_ends,
         outer_parallels=_parallels(melody, sorted(midi.notes.get("bass", []))),
         velocity_range={name: int(max(v for *_, v in ns) - min(v for *_, v in ns)) for name, ns in midi.notes.items() if ns},
     )
@@ -110,10 +109,6 @@ def _read(path: Path) -> _Midi:
         bar_starts.append(beat)
         beat += meters[k][1]
     return _Midi(notes, bar_starts, sorted(c for c in cuts if c > 0))
-
-
-def _bar_start(beat: float, starts: list[float]) -> float:
-    return starts[max(0, int(np.searchsorted(starts, beat + 0.125, side="right")) - 1)]
 
 
 def _bars_of(melody, starts: list[float]) -> list[list]:
