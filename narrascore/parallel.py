@@ -111,12 +111,20 @@ def stop_process(process: Any) -> None:
         process.join()
 
 
-def _background_main(conn: Any, parent: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
+                     job: tuple[Callable[..., Any], tuple, dict] | None) -> None:
     try:
         become_worker(parent)
+        if prepare is not None:
+            prepare()
+        if job is None:  # a standby worker: the call comes once its inputs exist
+            job = conn.recv()
+            if job is None:
+                return
+        fn, args, kwargs = job
         value = fn(*args, **kwargs)
         conn.send(("ok", value))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):
         return
     except BaseException as exc:  # handed to the parent, which raises it
         try:
@@ -131,20 +139,39 @@ def _background_main(conn: Any, parent: int, fn: Callable[..., Any], args: tuple
 class Background:
     """``fn(*args, **kwargs)`` run in one worker process while this one goes on; ``result()`` waits for it.
 
-    As a context manager the worker is stopped if the block is left before its result was taken
-    (an error, Ctrl-C, SIGTERM), so nothing outlives the run.
+    ``Background.standby(prepare)`` starts the worker before the call is known: it runs ``prepare()``
+    (imports, say) at once and then waits for ``submit(fn, ...)``, so its set-up overlaps with the work
+    that makes the call's inputs. As a context manager the worker is stopped if the block is left before
+    its result was taken (an error, Ctrl-C, SIGTERM), so nothing outlives the run.
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[..., Any] | None, *args: Any, _prepare: Callable[[], Any] | None = None,
+                 **kwargs: Any) -> None:
         ctx = process_context()
-        self._receive, send = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_background_main, args=(send, os.getpid(), fn, args, kwargs), daemon=True)
+        self._conn, child = ctx.Pipe(duplex=True)
+        job = None if fn is None else (fn, args, kwargs)
+        self.submitted = job is not None
+        self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job), daemon=True)
         self.process.start()
-        send.close()
+        child.close()  # the worker's end: our reads see EOF when it dies
+
+    @classmethod
+    def standby(cls, prepare: Callable[[], Any] | None = None) -> "Background":
+        return cls(None, _prepare=prepare)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Hand a standby worker its call (its arguments are pickled)."""
+        if self.submitted:
+            raise RuntimeError("this worker already has its call")
+        self.submitted = True
+        try:
+            self._conn.send((fn, args, kwargs))
+        except (BrokenPipeError, EOFError):
+            pass  # it died getting ready: ``result`` says so
 
     def result(self) -> Any:
         try:
-            kind, value = self._receive.recv()
+            kind, value = self._conn.recv()
         except EOFError:
             self.process.join()
             raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
@@ -158,4 +185,4 @@ class Background:
 
     def __exit__(self, *exc: Any) -> None:
         stop_process(self.process)
-        self._receive.close()
+        self._conn.close()

@@ -77,6 +77,9 @@ class Pipeline:
         self.reporter = reporter or SilentReporter()
         self.reused: list[str] = []
         self.written: set[str] = set()
+        self.will_render = False  # set by ``run``: the scan may then start loading the synthesizer
+        self.helpers = contextlib.ExitStack()  # worker processes started ahead of their call, stopped with the run
+        self.drawing: Background | None = None  # the figure's worker, readied while the render runs
 
     # ------------------------------------------------------------------ cache helpers
     def _cached(self, cls: type[A], key: str) -> A | None:
@@ -201,6 +204,8 @@ class Pipeline:
             pending = None
             if need_video and need_audio:
                 pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
+            if need_video and self.will_render:
+                self.warm_synth()  # after the fork above: the worker starts with one thread
             if need_video:
                 with self.reporter.stage("scan video", total=info.duration) as advance:
                     stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
@@ -220,6 +225,14 @@ class Pipeline:
                     _save_stats(audio, audio_npz)
         assert shots is not None
         return shots, stats, audio
+
+    def warm_synth(self) -> None:
+        """Start loading the SoundFont the render will play while the video is scanned (a new scan means a
+        new render). Only the procedural synthesizer has something to load early."""
+        if self.options.synth == "procedural":
+            from .synth.procedural import find_soundfont, preload_synth
+
+            preload_synth(find_soundfont(self.options.soundfont))
 
     def affect_key(self, info: MediaInfo, shots: Shots) -> str:
         neural = {}
@@ -367,6 +380,7 @@ class Pipeline:
             return record
         synth = SYNTHESIZERS.create(self.options.synth, **self.options.synth_kwargs())
         render_dir = ensure_writable_dir(self.work / "render")
+        self.ready_drawing()
         with self.reporter.stage("compose+render", total=info.duration) as advance:
             result = synth.render(
                 plan, concept, shots,
@@ -380,6 +394,18 @@ class Pipeline:
         }
         write_json_atomic(record_path, record)
         return record
+
+    def ready_drawing(self) -> None:
+        """Start the figure's worker now, so that it imports matplotlib while the render runs (a new render
+        means a new figure). Forked once the SoundFont is loaded: no thread of ours is running then."""
+        if self.drawing is None:
+            if self.options.synth == "procedural":
+                from .synth.procedural import wait_for_preload
+
+                wait_for_preload()
+            from .export.figure import prepare_drawing
+
+            self.drawing = self.helpers.enter_context(Background.standby(prepare_drawing))
 
     def export(self, video: Path, info: MediaInfo, shots: Shots, plan: NarrativePlan, record: dict[str, Any]) -> dict[str, Any]:
         """Loudness-normalised soundtrack, stems, MIDI copy, the scored video and the figure."""
@@ -403,8 +429,11 @@ class Pipeline:
             drawing = None
             if not self._output_fresh("figure", figure_key, figure):
                 # The figure is drawn in a second process while this one normalises the soundtrack and muxes the video.
-                drawing = stack.enter_context(Background(write_figure, figure, soundtrack=Path(record["mix"]), plan=plan,
-                                                         cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times()))
+                drawing, self.drawing = self.drawing, None
+                if drawing is None:
+                    drawing = stack.enter_context(Background.standby())
+                drawing.submit(write_figure, figure, soundtrack=Path(record["mix"]), plan=plan,
+                               cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times())
             if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
                 with self.reporter.stage("loudness"):
                     produced["loudness"] = write_soundtrack(
@@ -570,8 +599,9 @@ def _run_locked(video: str | os.PathLike[str] | None, out_dir: str | os.PathLike
                 until: str, reporter: Reporter | None, from_artifacts: bool, sense_hook: SenseHook | None,
                 wait: bool) -> Result:
     pipe = Pipeline(out_dir, options, reporter, sense_hook=sense_hook)
+    pipe.will_render = until != "narrative"
     on_wait = lambda pid: pipe.reporter.note(f"waiting for narrascore run {pid} to finish with {pipe.out}")  # noqa: E731
-    with hold(pipe.work, wait=wait, on_wait=on_wait):
+    with hold(pipe.work, wait=wait, on_wait=on_wait), pipe.helpers:
         remove_litter(pipe.out, pipe.work)
         return _run(pipe, None if video is None else Path(video), until=until, from_artifacts=from_artifacts)
 

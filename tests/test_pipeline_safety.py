@@ -306,14 +306,65 @@ def test_two_concurrent_runs_with_wait_both_finish_and_agree(demo, clean, tmp_pa
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
 
 
+def test_the_overlapped_run_equals_a_sequential_one(demo, clean, tmp_path, monkeypatch):
+    """The SoundFont loaded during the scan and the figure's worker readied during the render change no byte."""
+    from narrascore.pipeline import Pipeline
+    from narrascore.synth.procedural import render
+
+    _, _, expected = clean
+    started: list[str] = []
+    monkeypatch.setattr(Pipeline, "warm_synth", lambda self: started.append("font"))
+    monkeypatch.setattr(Pipeline, "ready_drawing", lambda self: started.append("figure"))
+    render._loaded.clear()  # the font loads in the render itself, as it did before the overlap
+    narrascore.score(demo, tmp_path, soundfont=str(FONT))
+    assert started == ["font", "figure"]
+    got = files(tmp_path)
+    assert [name for name in OUTPUTS if got[name] != expected[name]] == []
+
+
+def _get_ready() -> None:
+    os.environ["NARRASCORE_TEST_READY"] = "yes"
+
+
+def _report_ready(x: int) -> tuple[str | None, int]:
+    return os.environ.get("NARRASCORE_TEST_READY"), 2 * x
+
+
+def _fail_to_get_ready() -> None:
+    raise ValueError("no matplotlib here")
+
+
+def test_a_standby_worker_gets_ready_then_runs_the_call_it_is_handed():
+    from narrascore.parallel import Background
+
+    with Background.standby(_get_ready) as worker:
+        worker.submit(_report_ready, 21)
+        assert worker.result() == ("yes", 42)
+    assert "NARRASCORE_TEST_READY" not in os.environ  # it got ready in its own process
+    with Background.standby(_fail_to_get_ready) as worker:
+        worker.submit(_report_ready, 1)
+        with pytest.raises(ValueError, match="no matplotlib"):
+            worker.result()
+
+
+@needs_proc
+def test_a_standby_worker_never_handed_a_call_ends_with_its_block():
+    from narrascore.parallel import Background
+
+    with Background.standby(_get_ready) as worker:
+        pid = worker.process.pid
+        assert alive(pid)
+    assert gone_within({pid}, 3.0) == set()
+
+
 # --------------------------------------------------------------------------- 4. workers, signals, litter
 WORKERS = """
 import sys, time
 from pathlib import Path
 from narrascore.parallel import Background
 from narrascore.synth.procedural.render import WorkerPool
-with Background(time.sleep, 120) as side, WorkerPool(Path(sys.argv[1]), 2) as pool:
-    print(" ".join(str(p.pid) for p in [side.process, *pool.processes]), flush=True)
+with Background(time.sleep, 120) as side, Background.standby() as standby, WorkerPool(Path(sys.argv[1]), 2) as pool:
+    print(" ".join(str(p.pid) for p in [side.process, standby.process, *pool.processes]), flush=True)
     time.sleep(120)
 """
 
@@ -323,7 +374,7 @@ def test_workers_die_with_a_killed_parent():
     parent = subprocess.Popen([sys.executable, "-c", WORKERS, str(FONT)], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     workers = {int(pid) for pid in parent.stdout.readline().split()}
-    assert len(workers) == 3 and all(alive(p) for p in workers)
+    assert len(workers) == 4 and all(alive(p) for p in workers)
     parent.kill()
     parent.wait()
     assert gone_within(workers, 3.0) == set()

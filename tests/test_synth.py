@@ -223,6 +223,28 @@ def test_a_process_keeps_its_soundfont_and_a_reused_one_renders_the_same_bytes(p
     assert rendering.load_synth(copy) is not first
 
 
+def test_a_soundfont_preloaded_in_the_background_is_the_one_the_render_plays(small_font, monkeypatch):
+    """The pipeline starts loading the font while the video is scanned (``preload_synth``); the render's
+    own ``load_synth`` then waits for that load instead of starting a second one."""
+    import threading
+
+    from narrascore.synth.procedural import render as rendering
+
+    rendering._loaded.clear()
+    calls = []
+    real = rendering.require_tinysoundfont
+    monkeypatch.setattr(rendering, "require_tinysoundfont", lambda: calls.append(threading.current_thread().name) or real())
+    rendering.preload_synth(small_font)
+    loaded = rendering.load_synth(small_font)
+    assert calls == ["narrascore-font-load"]  # loaded once, by the background thread
+    assert rendering.load_synth(small_font) is loaded
+    rendering._loaded.clear()
+    rendering.preload_synth(Path("/no/such/font.sf2"))  # a failed preload is silent: the render says why
+    rendering.wait_for_preload()
+    with pytest.raises(Exception, match="font.sf2"):
+        rendering.load_synth(Path("/no/such/font.sf2"))
+
+
 def test_worker_processes_give_the_same_bytes(plan, shots, small_font, tmp_path):
     concept = conceive(plan, style="rock", seed=2)
     inline = render(plan, concept, shots, tmp_path / "inline", small_font, workers=0)

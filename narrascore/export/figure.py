@@ -26,6 +26,7 @@ FRAME_HOP = 256  # 21 ms at 12 kHz
 N_MELS = 96
 F_MIN = 40.0
 DYNAMIC_RANGE_DB = 80.0
+PNG_COMPRESSION = 3  # zlib level: a third of the default's time for a file about 10 % larger
 ROLE_COLORS = {
     "setup": "#8fb3d9",
     "rising": "#f2c879",
@@ -114,6 +115,15 @@ def _mel_filterbank(rate: float) -> tuple[np.ndarray, np.ndarray]:
     return fb, edges
 
 
+def prepare_drawing() -> None:
+    """Import matplotlib's Agg backend: a quarter of a second, which a worker spends before it has anything to draw."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
 def write_figure(
     out: Path,
     *,
@@ -130,16 +140,16 @@ def write_figure(
     on the same time axis (s), scene arc roles as shaded bands with labels, scene cuts as vertical lines
     (``cuts`` in s), every shot cut as a tick along the bottom (``shot_cuts``), the plan's events as markers, the climax marked; ``measured`` = (times s, valence, arousal) of the music, dashed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    prepare_drawing()
     from matplotlib.figure import Figure
 
     out = Path(out)
     times, edges, db = spectrogram(soundtrack)
     duration = max(plan.duration, float(times[-1]) if times.size else 0.0)
-    fig = Figure(figsize=(12, 6.4), dpi=150, layout="constrained")
-    ax_spec, ax_va = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1.15, 1.0]})
+    # Fixed margins (a layout engine would spend a third of the drawing time measuring every label)
+    fig = Figure(figsize=(12, 6.4), dpi=150)
+    ax_spec, ax_va = fig.subplots(2, 1, sharex=True, gridspec_kw={
+        "height_ratios": [1.15, 1.0], "left": 0.065, "right": 0.925, "top": 0.945, "bottom": 0.085, "hspace": 0.16})
 
     t_edges = np.concatenate([[0.0], (times[:-1] + times[1:]) / 2, [times[-1] + (times[-1] - times[-2] if times.size > 1 else times[-1])]]) if times.size else np.array([0.0, duration])
     mesh = ax_spec.pcolormesh(t_edges, edges, db, cmap="magma", shading="flat", rasterized=True, vmin=-DYNAMIC_RANGE_DB, vmax=0)
@@ -149,7 +159,8 @@ def write_figure(
     ax_spec.set_yticklabels(["50", "100", "250", "500", "1k", "2k", "4k"])
     ax_spec.set_ylabel("Frequency (Hz)")
     ax_spec.set_title(title or "Soundtrack spectrogram and narrative emotion", loc="left", fontsize=12, fontweight="bold")
-    cbar = fig.colorbar(mesh, ax=ax_spec, pad=0.01, aspect=15)
+    box = ax_spec.get_position()
+    cbar = fig.colorbar(mesh, cax=fig.add_axes((box.x1 + 0.008, box.y0, 0.011, box.height)))
     cbar.set_label("dB")
 
     for scene in plan.scenes:
@@ -195,7 +206,7 @@ def write_figure(
         ax.spines[["top", "right"]].set_visible(False)
     try:
         with atomic_path(out) as tmp:
-            fig.savefig(tmp, format="png")
+            fig.savefig(tmp, format="png", pil_kwargs={"compress_level": PNG_COMPRESSION})
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the figure ({exc.strerror or exc})") from None
     return out

@@ -49,7 +49,11 @@ public:
 
     SoundFont(const std::string& filename)
     {
-        obj = tsf_load_filename(filename.c_str());
+        {
+            // narrascore: reading and parsing a large file needs no Python state, so other threads run meanwhile
+            py::gil_scoped_release release;
+            obj = tsf_load_filename(filename.c_str());
+        }
         if (!obj) {
             throw std::runtime_error(std::string("Could not load SoundFont file: ") + filename);
         }
@@ -112,6 +116,7 @@ public:
                 throw std::runtime_error("Buffer length does not divide evenly into sample frames");
             }
             int samples = info.shape[0] / (sizeof(float) * output_channels);
+            py::gil_scoped_release release;  // narrascore: synthesis touches no Python state
             tsf_render_float(obj, static_cast<float *>(info.ptr), samples, mix ? 1 : 0);
             return;
         }

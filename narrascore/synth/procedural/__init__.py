@@ -27,10 +27,11 @@ from .. import SAMPLE_RATE, SYNTHESIZERS, RenderRequest, RenderResult
 from .composer import Score, compose, write_midi
 from .fontcache import decoded_soundfont
 from .mix import MixBus
-from .render import CHUNK, RenderStats, WorkerPool, build_units, default_workers, render_units
+from .render import (CHUNK, RenderStats, WorkerPool, build_units, default_workers, preload_synth, render_units,
+                     wait_for_preload)
 from .soundfont import find_soundfont
 
-__all__ = ["ProceduralSynthesizer", "compose", "write_midi", "find_soundfont", "Score"]
+__all__ = ["ProceduralSynthesizer", "compose", "write_midi", "find_soundfont", "preload_synth", "wait_for_preload", "Score"]
 
 
 @dataclass
