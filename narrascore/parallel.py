@@ -122,6 +122,8 @@ def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
             if job is None:
                 return
         fn, args, kwargs = job
+        if kwargs.pop(_PROGRESS, False):
+            kwargs["progress"] = lambda done: conn.send(("progress", done))
         value = fn(*args, **kwargs)
         conn.send(("ok", value))
     except (KeyboardInterrupt, EOFError):
@@ -136,8 +138,14 @@ def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
         conn.close()
 
 
+_PROGRESS = "_narrascore_progress"  # in a job's kwargs: hand ``fn`` a ``progress`` that reports to the parent
+
+
 class Background:
     """``fn(*args, **kwargs)`` run in one worker process while this one goes on; ``result()`` waits for it.
+
+    With ``progress`` (a callable), ``fn`` is called with a ``progress`` argument of its own, whose
+    calls in the worker reach ``progress`` here while ``result()`` waits.
 
     ``Background.standby(prepare)`` starts the worker before the call is known: it runs ``prepare()``
     (imports, say) at once and then waits for ``submit(fn, ...)``, so its set-up overlaps with the work
@@ -146,10 +154,11 @@ class Background:
     """
 
     def __init__(self, fn: Callable[..., Any] | None, *args: Any, _prepare: Callable[[], Any] | None = None,
-                 **kwargs: Any) -> None:
+                 progress: Callable[[float], None] | None = None, **kwargs: Any) -> None:
         ctx = process_context()
         self._conn, child = ctx.Pipe(duplex=True)
-        job = None if fn is None else (fn, args, kwargs)
+        self._progress = progress
+        job = None if fn is None else (fn, args, {**kwargs, _PROGRESS: progress is not None})
         self.submitted = job is not None
         self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job), daemon=True)
         self.process.start()
@@ -159,22 +168,29 @@ class Background:
     def standby(cls, prepare: Callable[[], Any] | None = None) -> "Background":
         return cls(None, _prepare=prepare)
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def submit(self, fn: Callable[..., Any], *args: Any, progress: Callable[[float], None] | None = None,
+               **kwargs: Any) -> None:
         """Hand a standby worker its call (its arguments are pickled)."""
         if self.submitted:
             raise RuntimeError("this worker already has its call")
         self.submitted = True
+        self._progress = progress
         try:
-            self._conn.send((fn, args, kwargs))
+            self._conn.send((fn, args, {**kwargs, _PROGRESS: progress is not None}))
         except (BrokenPipeError, EOFError):
             pass  # it died getting ready: ``result`` says so
 
     def result(self) -> Any:
-        try:
-            kind, value = self._conn.recv()
-        except EOFError:
-            self.process.join()
-            raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
+        while True:
+            try:
+                kind, value = self._conn.recv()
+            except EOFError:
+                self.process.join()
+                raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
+            if kind != "progress":
+                break
+            if self._progress is not None:
+                self._progress(value)
         self.process.join()
         if kind == "error":
             raise value

@@ -202,14 +202,19 @@ class Pipeline:
 
         with contextlib.ExitStack() as stack:
             pending = None
-            if need_video and need_audio:
-                pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
-            if need_video and self.will_render:
-                self.warm_synth()  # after the fork above: the worker starts with one thread
             if need_video:
                 with self.reporter.stage("scan video", total=info.duration) as advance:
-                    stats, scanned = scan_video(video, info, fast=self.options.fast_decode,
-                                                sample_hz=self.options.sample_hz, progress=advance)
+                    # The scan runs in a worker, so that this process readies the stages after it meanwhile
+                    # without taking the scan's turn at the interpreter.
+                    scanning = stack.enter_context(Background(
+                        scan_video, video, info, fast=self.options.fast_decode, sample_hz=self.options.sample_hz,
+                        progress=advance))
+                    self.import_later_stages()
+                    if need_audio:  # forked after the imports, which it needs too
+                        pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
+                    if self.will_render:
+                        self.warm_synth()  # a thread: after the forks above, so each worker starts with one
+                    stats, scanned = scanning.result()
                 _save_stats(stats, video_npz)
                 if shots is None:
                     shots = self._save(scanned, scan_key)
@@ -226,9 +231,18 @@ class Pipeline:
         assert shots is not None
         return shots, stats, audio
 
+    def import_later_stages(self) -> None:
+        """Import what the audio scan and the sensors use (scipy's filters: half a second), and the render
+        when one follows (a new scan means a new render)."""
+        import scipy.ndimage  # noqa: F401
+        import scipy.signal  # noqa: F401
+
+        if self.will_render:
+            from .synth import SYNTHESIZERS  # noqa: F401
+
     def warm_synth(self) -> None:
-        """Start loading the SoundFont the render will play while the video is scanned (a new scan means a
-        new render). Only the procedural synthesizer has something to load early."""
+        """Start loading the SoundFont the render will play. Only the procedural synthesizer has something
+        to load early."""
         if self.options.synth == "procedural":
             from .synth.procedural import find_soundfont, preload_synth
 

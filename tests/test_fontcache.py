@@ -75,9 +75,9 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / "soundfonts"
 
 
-def play(font) -> np.ndarray:
+def play(font, **load) -> np.ndarray:
     synth = require_tinysoundfont().Synth(samplerate=FS)
-    sfid = synth.sfload(str(font))
+    sfid = synth.sfload(str(font), **load)
     rows = []
     for k, (channel, program, pitch) in enumerate(((0, 0, 60), (0, 0, 67), (1, 48, 55), (1, 48, 62), (9, 0, 38))):
         rows += [(int((0.1 + 0.3 * k) * FS), NOTE_ON, channel, pitch, 100), (int((0.6 + 0.3 * k) * FS), NOTE_OFF, channel, pitch, 0)]
@@ -135,3 +135,38 @@ def test_a_cache_that_cannot_be_written_still_renders(sf3, tmp_path, monkeypatch
     monkeypatch.setenv("NARRASCORE_CACHE", str(blocked))
     assert fontcache.decoded_soundfont(sf3) == sf3  # tinysoundfont decodes it itself, as before the cache
     assert "cannot keep a decoded copy" in caplog.text
+
+
+@pytest.fixture
+def native():
+    """The renderer's compiled SoundFont class, where it can take samples from a memory map (our build)."""
+    module = getattr(require_tinysoundfont(), "_tinysoundfont", None)
+    if module is None or not hasattr(module.SoundFont, "samples"):
+        pytest.skip("PyPI's tinysoundfont build: fonts load whole")
+    return module.SoundFont
+
+
+def test_an_sf2s_samples_are_mapped_from_the_cache_and_play_the_same(cache, native):
+    font = bundled_soundfont()
+    if font is None:
+        pytest.skip("pretty_midi's TimGM6mb.sf2 is not installed")
+    samples = fontcache.mapped_samples(font, native)
+    assert samples is not None and samples.dtype == np.float32 and not samples.flags.writeable
+    [copy] = cache.glob("*.f32")
+    assert copy.stat().st_size == samples.nbytes == 4 * len(native(str(font)).samples())
+    stamp = copy.stat().st_mtime_ns
+    again = fontcache.mapped_samples(font, native)
+    assert again is not None and copy.stat().st_mtime_ns == stamp  # reused, not rewritten
+    whole, mapped = play(font), play(font, samples=again)
+    assert np.abs(whole).max() > 0.01 and whole.tobytes() == mapped.tobytes()
+    assert not list(cache.glob(".*"))
+
+
+def test_compressed_fonts_and_an_unwritable_cache_load_whole(sf3, tmp_path, monkeypatch, caplog, native):
+    assert fontcache.mapped_samples(sf3, native) is None  # the renderer decodes an sf3's samples itself
+    font = bundled_soundfont()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("NARRASCORE_CACHE", str(blocked))
+    assert fontcache.mapped_samples(font, native) is None
+    assert "cannot keep its decoded samples" in caplog.text

@@ -307,7 +307,8 @@ def test_two_concurrent_runs_with_wait_both_finish_and_agree(demo, clean, tmp_pa
 
 
 def test_the_overlapped_run_equals_a_sequential_one(demo, clean, tmp_path, monkeypatch):
-    """The SoundFont loaded during the scan and the figure's worker readied during the render change no byte."""
+    """The SoundFont loaded during the scan (its samples mapped from the cache) and the figure's worker readied
+    during the render change no byte against a run that does each in turn and loads the font whole."""
     from narrascore.pipeline import Pipeline
     from narrascore.synth.procedural import render
 
@@ -315,9 +316,10 @@ def test_the_overlapped_run_equals_a_sequential_one(demo, clean, tmp_path, monke
     started: list[str] = []
     monkeypatch.setattr(Pipeline, "warm_synth", lambda self: started.append("font"))
     monkeypatch.setattr(Pipeline, "ready_drawing", lambda self: started.append("figure"))
+    monkeypatch.setattr(render, "_mapped_samples", lambda tsf, font: started.append("whole"))
     render._loaded.clear()  # the font loads in the render itself, as it did before the overlap
     narrascore.score(demo, tmp_path, soundfont=str(FONT))
-    assert started == ["font", "figure"]
+    assert started == ["font", "figure", "whole"]
     got = files(tmp_path)
     assert [name for name in OUTPUTS if got[name] != expected[name]] == []
 

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from ..errors import MediaError, OptionError, OutputError
 from ..fileio import atomic_path, ensure_writable_dir
@@ -219,6 +218,8 @@ class TruePeakLimiter:
         # hold[i] = max of rb over [i - back + ..., i + ahead + TRUE_PEAK_DELAY] in output coordinates:
         # output sample j (xb[j]) is rb[j + back]; the oversampler reports it up to TRUE_PEAK_DELAY + 1 later.
         width = self._back + self._ahead + TRUE_PEAK_DELAY + 1
+        from scipy.ndimage import maximum_filter1d
+
         hold = maximum_filter1d(rb, size=width, origin=-(width // 2), mode="nearest")[:n]
         # hold[j] = max(rb[j : j + width]) = requirements of output samples j - back .. j + ahead (+ tp reach).
         released = self._release(hold)

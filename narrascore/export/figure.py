@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from ..artifacts import NarrativePlan
 from ..errors import OutputError
@@ -49,6 +48,8 @@ def spectrogram(path: Path, *, max_columns: int = MAX_COLUMNS) -> tuple[np.ndarr
 
     n_frames = max(1, (sf.info(str(path)).frames // factor - N_FFT) // FRAME_HOP + 1)
     per_column = max(1, math.ceil(n_frames / max_columns))
+    from scipy import signal
+
     lowpass = signal.firwin(8 * factor + 1, 0.9 / factor) if factor > 1 else np.array([1.0])
     zi = np.zeros(lowpass.size - 1)
     phase = 0  # index of the next sample to keep after decimation

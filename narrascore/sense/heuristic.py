@@ -57,7 +57,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import correlate1d
 
 from ..artifacts import SensorCurve
 from ..errors import MediaError
@@ -197,6 +196,8 @@ def kaiser_smooth(x: np.ndarray, hop: float, seconds: float = SMOOTH_SECONDS, be
     if length <= 1 or len(x) < 2:
         return np.asarray(x, dtype=float).copy()
     window = np.kaiser(length, beta)
+    from scipy.ndimage import correlate1d
+
     num = correlate1d(np.asarray(x, dtype=float), window, mode="constant", cval=0.0)
     den = correlate1d(np.ones(len(x)), window, mode="constant", cval=0.0)
     return num / den

@@ -13,6 +13,7 @@ namespace py = pybind11;
 using namespace pybind11::literals;
 
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ inline const char* string_none_if_nullptr(const char* s) {
 class SoundFont {
 public:
     tsf* obj = nullptr;
+    // narrascore: the buffer that holds external samples (a memory map), held as long as this SoundFont
+    std::shared_ptr<py::buffer_info> external;
 
     SoundFont(py::bytes bytes)
     {
@@ -59,7 +62,33 @@ public:
         }
     }
 
-    SoundFont(const SoundFont &other) {
+    // narrascore: the presets of ``filename`` (an sf2), the samples from ``samples`` (float32, 1-D, what
+    // samples() gives for this file): a memory-mapped copy loads in milliseconds and is shared between processes
+    SoundFont(const std::string& filename, py::buffer samples)
+    {
+        external = std::make_shared<py::buffer_info>(samples.request());
+        if (external->ndim != 1 || external->format != py::format_descriptor<float>::format()) {
+            throw std::runtime_error("Samples must be a 1-D float32 buffer");
+        }
+        float* data = static_cast<float*>(external->ptr);
+        unsigned int count = static_cast<unsigned int>(external->shape[0]);
+        {
+            py::gil_scoped_release release;
+            obj = tsf_load_filename_samples(filename.c_str(), data, count);
+        }
+        if (!obj) {
+            throw std::runtime_error(std::string("Could not load SoundFont file: ") + filename);
+        }
+    }
+
+    // narrascore: the decoded samples (float32), to be written to a file and mapped by later loads
+    py::memoryview samples() const {
+        return py::memoryview::from_buffer(static_cast<const float*>(obj->fontSamples),
+                                           {static_cast<py::ssize_t>(obj->fontSampleCount)},
+                                           {static_cast<py::ssize_t>(sizeof(float))});
+    }
+
+    SoundFont(const SoundFont &other) : external(other.external) {
         obj = tsf_copy(other.obj);
         if (!obj) {
             throw std::runtime_error("Could not clone existing SoundFont object");
@@ -322,6 +351,11 @@ PYBIND11_MODULE(_tinysoundfont, m) {
         .def(py::init<const std::string &>(),
             "Load a SoundFont from a .sf2 filename",
             "filename"_a)
+        .def(py::init<const std::string &, py::buffer>(),
+            "Load a SoundFont's presets from a .sf2 filename and use the given decoded samples (narrascore)",
+            "filename"_a, "samples"_a)
+        .def("samples", &SoundFont::samples, py::keep_alive<0, 1>(),
+            "The decoded samples as a read-only float32 memoryview (narrascore)")
         .def(py::init<const SoundFont &>(),
             "Clone existing SoundFont. This allows loading a soundfont only once, but using it for multiple independent playbacks.",
             "other"_a)

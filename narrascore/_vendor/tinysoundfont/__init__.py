@@ -2,6 +2,7 @@
 
 Upstream's ``synth.py`` less live playback (``start``/``stop``, the only use of pyaudio), the sequencer
 and the MIDI-file player; the method bodies are unchanged, so rendering is the same as the PyPI wheel's.
+One addition: ``sfload(..., samples=)`` takes the decoded samples from a memory map (see fontcache).
 """
 
 from __future__ import annotations
@@ -37,9 +38,16 @@ class Synth:
             raise SoundFontException("Invalid channel (channel not assigned)")
         return self.channel[chan]
 
-    def sfload(self, filename_or_bytes: str | bytes, gain: float = 0.0, max_voices: int = 256) -> int:
-        """Load an sf2/sf3/sfo SoundFont (path or bytes) and return its id; unassigned channels use it."""
-        soundfont = _tinysoundfont.SoundFont(filename_or_bytes)
+    def sfload(self, filename_or_bytes: str | bytes, gain: float = 0.0, max_voices: int = 256, samples=None) -> int:
+        """Load an sf2/sf3/sfo SoundFont (path or bytes) and return its id; unassigned channels use it.
+
+        ``samples`` (narrascore): the font's decoded samples (float32, e.g. memory-mapped), used instead of
+        reading and converting the file's own.
+        """
+        if samples is not None:
+            soundfont = _tinysoundfont.SoundFont(filename_or_bytes, samples)
+        else:
+            soundfont = _tinysoundfont.SoundFont(filename_or_bytes)
         soundfont.set_output(_tinysoundfont.OutputMode.StereoInterleaved, self.samplerate, self.gain + gain)
         soundfont.set_max_voices(max_voices)
         sfid = self.next_sfid

@@ -31,7 +31,7 @@ from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
 from .composer import Score
-from .fontcache import decoded_soundfont
+from .fontcache import decoded_soundfont, mapped_samples
 from .mix import MixBus
 from .performance import PEDAL, pedalled
 from .soundfont import require_tinysoundfont
@@ -155,7 +155,10 @@ def load_synth(soundfont: str | os.PathLike[str]):
         tsf = require_tinysoundfont()
         synth = tsf.Synth(samplerate=SAMPLE_RATE)
         try:
-            sfid = synth.sfload(str(decoded_soundfont(soundfont)), max_voices=MAX_VOICES)
+            decoded = decoded_soundfont(soundfont)
+            samples = _mapped_samples(tsf, decoded)
+            extra = {} if samples is None else {"samples": samples}
+            sfid = synth.sfload(str(decoded), max_voices=MAX_VOICES, **extra)
         except Exception as exc:  # tinysoundfont raises bare exceptions for corrupt files
             raise DependencyError(f"{soundfont}: tinysoundfont cannot load this SoundFont ({exc})") from None
         loaded = (synth, sfid)
@@ -163,6 +166,14 @@ def load_synth(soundfont: str | os.PathLike[str]):
             _loaded.clear()
             _loaded[key] = loaded
         return loaded
+
+
+def _mapped_samples(tsf, decoded: Path):
+    """The font's samples mapped from the cache, where the vendored renderer can take them (else None)."""
+    native = getattr(tsf, "_tinysoundfont", None)
+    if native is None or not hasattr(native.SoundFont, "samples"):
+        return None
+    return mapped_samples(decoded, native.SoundFont)
 
 
 def render_unit(synth, sfid: int, unit: Unit, n_samples: int, emit) -> None:

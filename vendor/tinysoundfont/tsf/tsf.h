@@ -89,6 +89,13 @@ struct tsf_stream
 // Generic SoundFont loading method using the stream structure above
 TSFDEF tsf* tsf_load(struct tsf_stream* stream);
 
+#ifndef TSF_NO_STDIO
+// narrascore: like tsf_load_filename, but the sample data is the caller's ``samples`` (``count`` floats,
+// exactly what tsf_load would decode from this file, e.g. a memory-mapped copy) instead of the file's own,
+// which is not read. For uncompressed (sf2) files only. The caller keeps ``samples`` alive until tsf_close.
+TSFDEF tsf* tsf_load_filename_samples(const char* filename, float* samples, unsigned int count);
+#endif
+
 // Copy a tsf instance from an existing one, use tsf_close to close it as well.
 // All copied tsf instances and their original instance are linked, and share the underlying soundfont.
 // This allows loading a soundfont only once, but using it for multiple independent playbacks.
@@ -341,7 +348,12 @@ struct tsf
 	float outSampleRate;
 	float globalGainDB;
 	int* refCount;
+
+	unsigned int fontSampleCount; // narrascore: the number of floats in fontSamples
+	int fontSamplesExternal;      // narrascore: fontSamples belongs to the caller (tsf_load_filename_samples)
 };
+
+static tsf* tsf_load_with(struct tsf_stream* stream, float* external, unsigned int externalCount);
 
 #ifndef TSF_NO_STDIO
 static int tsf_stream_stdio_read(FILE* f, void* ptr, unsigned int size) { return (int)fread(ptr, 1, size, f); }
@@ -362,6 +374,22 @@ TSFDEF tsf* tsf_load_filename(const char* filename)
 	}
 	stream.data = f;
 	res = tsf_load(&stream);
+	fclose(f);
+	return res;
+}
+
+TSFDEF tsf* tsf_load_filename_samples(const char* filename, float* samples, unsigned int count)
+{
+	tsf* res;
+	struct tsf_stream stream = { TSF_NULL, (int(*)(void*,void*,unsigned int))&tsf_stream_stdio_read, (int(*)(void*,unsigned int))&tsf_stream_stdio_skip };
+	#if __STDC_WANT_SECURE_LIB__
+	FILE* f = TSF_NULL; fopen_s(&f, filename, "rb");
+	#else
+	FILE* f = fopen(filename, "rb");
+	#endif
+	if (!f || !samples) { if (f) fclose(f); return TSF_NULL; }
+	stream.data = f;
+	res = tsf_load_with(&stream, samples, count);
 	fclose(f);
 	return res;
 }
@@ -1355,6 +1383,11 @@ static void tsf_voice_render(tsf* f, struct tsf_voice* v, float* outputBuffer, i
 
 TSFDEF tsf* tsf_load(struct tsf_stream* stream)
 {
+	return tsf_load_with(stream, TSF_NULL, 0);
+}
+
+static tsf* tsf_load_with(struct tsf_stream* stream, float* external, unsigned int externalCount)
+{
 	tsf* res = TSF_NULL;
 	struct tsf_riffchunk chunkHead;
 	struct tsf_riffchunk chunkList;
@@ -1403,7 +1436,7 @@ TSFDEF tsf* tsf_load(struct tsf_stream* stream)
 		{
 			while (tsf_riffchunk_read(&chunkList, &chunk, stream))
 			{
-				if ((TSF_FourCCEquals(chunk.id, "smpl")
+				if (!external && (TSF_FourCCEquals(chunk.id, "smpl")
 						#ifdef STB_VORBIS_INCLUDE_STB_VORBIS_H
 						|| TSF_FourCCEquals(chunk.id, "smpo")
 						#endif
@@ -1416,6 +1449,7 @@ TSFDEF tsf* tsf_load(struct tsf_stream* stream)
 		}
 		else stream->skip(stream->data, chunkList.size);
 	}
+	if (external) { floatBuffer = external; smplCount = externalCount; }
 	if (!hydra.phdrs || !hydra.pbags || !hydra.pmods || !hydra.pgens || !hydra.insts || !hydra.ibags || !hydra.imods || !hydra.igens || !hydra.shdrs)
 	{
 		//if (e) *e = TSF_INVALID_INCOMPLETE;
@@ -1434,6 +1468,8 @@ TSFDEF tsf* tsf_load(struct tsf_stream* stream)
 		if (!res || !tsf_load_presets(res, &hydra, smplCount)) goto out_of_memory;
 		res->outSampleRate = 44100.0f;
 		res->fontSamples = floatBuffer;
+		res->fontSampleCount = smplCount;
+		res->fontSamplesExternal = (external != TSF_NULL);
 		floatBuffer = TSF_NULL; // don't free below
 	}
 	if (0)
@@ -1446,6 +1482,7 @@ TSFDEF tsf* tsf_load(struct tsf_stream* stream)
 	TSF_FREE(hydra.phdrs); TSF_FREE(hydra.pbags); TSF_FREE(hydra.pmods);
 	TSF_FREE(hydra.pgens); TSF_FREE(hydra.insts); TSF_FREE(hydra.ibags);
 	TSF_FREE(hydra.imods); TSF_FREE(hydra.igens); TSF_FREE(hydra.shdrs);
+	if (floatBuffer == external) floatBuffer = TSF_NULL; // the caller's
 	TSF_FREE(rawBuffer);   TSF_FREE(floatBuffer);
 	return res;
 }
@@ -1478,7 +1515,7 @@ TSFDEF void tsf_close(tsf* f)
 		struct tsf_preset *preset = f->presets, *presetEnd = preset + f->presetNum;
 		for (; preset != presetEnd; preset++) TSF_FREE(preset->regions);
 		TSF_FREE(f->presets);
-		TSF_FREE(f->fontSamples);
+		if (!f->fontSamplesExternal) TSF_FREE(f->fontSamples);
 		TSF_FREE(f->refCount);
 	}
 	TSF_FREE(f->channels);
