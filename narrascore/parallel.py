@@ -122,9 +122,14 @@ def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
             if job is None:
                 return
         fn, args, kwargs = job
-        if kwargs.pop(_PROGRESS, False):
-            kwargs["progress"] = lambda done: conn.send(("progress", done))
-        value = fn(*args, **kwargs)
+        progress = _LatestSender(conn) if kwargs.pop(_PROGRESS, False) else None
+        if progress is not None:
+            kwargs["progress"] = progress.report
+        try:
+            value = fn(*args, **kwargs)
+        finally:
+            if progress is not None:
+                progress.close()
         conn.send(("ok", value))
     except (KeyboardInterrupt, EOFError):
         return
@@ -138,14 +143,55 @@ def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
         conn.close()
 
 
+class _LatestSender:
+    """A worker's progress, sent to the parent by a thread of its own, only the latest value waiting.
+
+    The parent reads progress only while it waits in ``result()``; busy elsewhere (say, feeding this
+    worker through another pipe), it would let the pipe fill up and the worker block on a report.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._cond = threading.Condition()
+        self._value: float | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="narrascore-progress")
+        self._thread.start()
+
+    def report(self, done: float) -> None:
+        with self._cond:
+            self._value = done
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._value is None and not self._closed:
+                    self._cond.wait()
+                if self._value is None:
+                    return
+                value, self._value = self._value, None
+            try:
+                self._conn.send(("progress", value))
+            except OSError:
+                return
+
+    def close(self) -> None:
+        """Send what is left, then stop (before the result goes down the same pipe)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+
 _PROGRESS = "_narrascore_progress"  # in a job's kwargs: hand ``fn`` a ``progress`` that reports to the parent
 
 
 class Background:
     """``fn(*args, **kwargs)`` run in one worker process while this one goes on; ``result()`` waits for it.
 
-    With ``progress`` (a callable), ``fn`` is called with a ``progress`` argument of its own, whose
-    calls in the worker reach ``progress`` here while ``result()`` waits.
+    With ``reports_progress``, ``fn`` is called with a ``progress`` argument of its own, whose calls in
+    the worker reach ``result(progress=...)`` here while it waits.
 
     ``Background.standby(prepare)`` starts the worker before the call is known: it runs ``prepare()``
     (imports, say) at once and then waits for ``submit(fn, ...)``, so its set-up overlaps with the work
@@ -154,11 +200,10 @@ class Background:
     """
 
     def __init__(self, fn: Callable[..., Any] | None, *args: Any, _prepare: Callable[[], Any] | None = None,
-                 progress: Callable[[float], None] | None = None, **kwargs: Any) -> None:
+                 reports_progress: bool = False, **kwargs: Any) -> None:
         ctx = process_context()
         self._conn, child = ctx.Pipe(duplex=True)
-        self._progress = progress
-        job = None if fn is None else (fn, args, {**kwargs, _PROGRESS: progress is not None})
+        job = None if fn is None else (fn, args, {**kwargs, _PROGRESS: reports_progress})
         self.submitted = job is not None
         self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job), daemon=True)
         self.process.start()
@@ -168,19 +213,18 @@ class Background:
     def standby(cls, prepare: Callable[[], Any] | None = None) -> "Background":
         return cls(None, _prepare=prepare)
 
-    def submit(self, fn: Callable[..., Any], *args: Any, progress: Callable[[float], None] | None = None,
-               **kwargs: Any) -> None:
+    def submit(self, fn: Callable[..., Any], *args: Any, reports_progress: bool = False, **kwargs: Any) -> None:
         """Hand a standby worker its call (its arguments are pickled)."""
         if self.submitted:
             raise RuntimeError("this worker already has its call")
         self.submitted = True
-        self._progress = progress
         try:
-            self._conn.send((fn, args, {**kwargs, _PROGRESS: progress is not None}))
+            self._conn.send((fn, args, {**kwargs, _PROGRESS: reports_progress}))
         except (BrokenPipeError, EOFError):
             pass  # it died getting ready: ``result`` says so
 
-    def result(self) -> Any:
+    def result(self, progress: Callable[[float], None] | None = None) -> Any:
+        """Wait for the worker's value (or raise its error); ``progress`` gets what it reports meanwhile."""
         while True:
             try:
                 kind, value = self._conn.recv()
@@ -189,8 +233,8 @@ class Background:
                 raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
             if kind != "progress":
                 break
-            if self._progress is not None:
-                self._progress(value)
+            if progress is not None:
+                progress(value)
         self.process.join()
         if kind == "error":
             raise value

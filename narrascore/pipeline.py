@@ -203,18 +203,19 @@ class Pipeline:
         with contextlib.ExitStack() as stack:
             pending = None
             if need_video:
+                # The scan runs in a worker, so that this process readies the stages after it meanwhile
+                # without taking the scan's turn at the interpreter. Workers are forked before a stage's
+                # progress bar (a thread) starts.
+                scanning = stack.enter_context(Background(
+                    scan_video, video, info, fast=self.options.fast_decode, sample_hz=self.options.sample_hz,
+                    reports_progress=True))
+                self.import_later_stages()
+                if need_audio:  # forked after the imports, which it needs too
+                    pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
+                if self.will_render:
+                    self.warm_synth()  # a thread: after the forks above, so each worker starts with one
                 with self.reporter.stage("scan video", total=info.duration) as advance:
-                    # The scan runs in a worker, so that this process readies the stages after it meanwhile
-                    # without taking the scan's turn at the interpreter.
-                    scanning = stack.enter_context(Background(
-                        scan_video, video, info, fast=self.options.fast_decode, sample_hz=self.options.sample_hz,
-                        progress=advance))
-                    self.import_later_stages()
-                    if need_audio:  # forked after the imports, which it needs too
-                        pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
-                    if self.will_render:
-                        self.warm_synth()  # a thread: after the forks above, so each worker starts with one
-                    stats, scanned = scanning.result()
+                    stats, scanned = scanning.result(advance)
                 _save_stats(stats, video_npz)
                 if shots is None:
                     shots = self._save(scanned, scan_key)
@@ -424,6 +425,8 @@ class Pipeline:
     def export(self, video: Path, info: MediaInfo, shots: Shots, plan: NarrativePlan, record: dict[str, Any]) -> dict[str, Any]:
         """Loudness-normalised soundtrack, stems, MIDI copy, the scored video and the figure."""
         from .export import mux_video, write_figure, write_soundtrack
+        from .export.audio import SOUNDTRACK_VERSION
+        from .export.mux import MuxWhileWriting
 
         opts = self.options
         produced: dict[str, Any] = {}
@@ -431,7 +434,7 @@ class Pipeline:
         stems_dir = self.out / "stems"
         stem_paths = tuple(stems_dir / f"{name}.wav" for name in record["stems"])
         sound_key = canonical_hash({"render": record["key"], "lufs": opts.loudness, "tp": opts.true_peak,
-                                    "writer": library_versions("soundfile")})
+                                    "writer": library_versions("soundfile"), "pcm": SOUNDTRACK_VERSION})
         figure = self.out / "figure.png"
         # the spectrogram is in dB re its loudest cell, so the raw mix draws the same picture as the soundtrack
         figure_key = canonical_hash({"render": record["key"], "plan": fingerprint(plan), "shots": fingerprint(shots),
@@ -448,12 +451,18 @@ class Pipeline:
                     drawing = stack.enter_context(Background.standby())
                 drawing.submit(write_figure, figure, soundtrack=Path(record["mix"]), plan=plan,
                                cuts=[s.start for s in plan.scenes[1:]], shot_cuts=shots.cut_times())
-            if not self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths):
+            sound_fresh = self._output_fresh("soundtrack", sound_key, soundtrack, *stem_paths)
+            video_fresh = self._output_fresh("video", video_key, scored)
+            muxing = None
+            if not sound_fresh and not video_fresh and opts.mix_original is None:
+                # The mux encodes the soundtrack in a worker as it is written, not after.
+                muxing = stack.enter_context(MuxWhileWriting(video, info, self.out, copy_video=opts.copy_video))
+            if not sound_fresh:
                 with self.reporter.stage("loudness"):
                     produced["loudness"] = write_soundtrack(
                         Path(record["mix"]), soundtrack, target_lufs=opts.loudness, true_peak_dbtp=opts.true_peak,
                         stems={k: Path(v) for k, v in record["stems"].items()} or None,
-                        stems_dir=stems_dir if record["stems"] else None, raw_lufs=record.get("lufs"),
+                        stems_dir=stems_dir if record["stems"] else None, raw_lufs=record.get("lufs"), tap=muxing,
                     )
                 self._record_output("soundtrack", sound_key)
             produced["soundtrack"] = soundtrack
@@ -467,15 +476,16 @@ class Pipeline:
                     self._record_output("midi", record["key"])
                 produced["midi"] = midi
 
-            if not self._output_fresh("video", video_key, scored):
+            if not video_fresh:
                 speech = None
                 if opts.mix_original is not None and info.has_audio:
                     _, _, audio = self.signals(video, info, need_stats=True)
                     speech = audio
                 with self.reporter.stage("mux video", total=info.duration) as advance:
-                    scored = mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
-                                       mix_original_db=opts.mix_original, speech=speech, true_peak_dbtp=opts.true_peak,
-                                       progress=advance)
+                    muxed = muxing.result(advance) if muxing is not None else None
+                    scored = muxed or mux_video(video, info, soundtrack, self.out, copy_video=opts.copy_video,
+                                                mix_original_db=opts.mix_original, speech=speech,
+                                                true_peak_dbtp=opts.true_peak, progress=advance)
                 self._record_output("video", video_key)
             if drawing is not None:
                 with self.reporter.stage("figure"):

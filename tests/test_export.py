@@ -23,6 +23,7 @@ from narrascore.export import (
     write_figure,
     write_soundtrack,
 )
+from narrascore.export import audio as export_audio
 from narrascore.export import mux as export_mux
 from narrascore.media.features import AudioStats
 from narrascore.media.probe import probe
@@ -371,6 +372,69 @@ def test_mux_failure_leaves_nothing(videos, tmp_path, monkeypatch):
     with pytest.raises(MediaError, match="h264.mp4"):
         mux_video(src, info, soundtrack, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+class Recorder:
+    """A soundtrack tap that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+        self.restarts = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        self.blocks.append(samples.copy())
+
+    def restart(self) -> None:
+        self.blocks, self.restarts = [], self.restarts + 1
+
+
+@pytest.fixture(scope="module")
+def quiet_mix(tmp_path_factory) -> Path:
+    """A quiet tone: normalised without limiting, so the soundtrack is written in one pass."""
+    path = tmp_path_factory.mktemp("quiet") / "tone.wav"
+    t = np.arange(13 * FS + 5) / FS
+    sf.write(path, stereo(0.02 * np.sin(2 * np.pi * 440 * t)), FS, subtype="FLOAT")
+    return path
+
+
+def test_the_tap_gets_exactly_what_the_soundtrack_file_reads(raw_mix, quiet_mix, tmp_path):
+    from narrascore.export.audio import dequantise
+
+    tap = Recorder()
+    write_soundtrack(quiet_mix, tmp_path / "out.wav", tap=tap)  # the limiter idle: one pass
+    read, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert tap.restarts == 0 and np.array_equal(dequantise(np.concatenate(tap.blocks)), read)
+    # music the limiter bites into: the gain is searched and the file written again
+    tap = Recorder()
+    write_soundtrack(raw_mix, tmp_path / "again.wav", tap=tap, target_lufs=-9.0)
+    read, _ = sf.read(tmp_path / "again.wav", dtype="float32")
+    assert tap.restarts >= 1 and np.array_equal(dequantise(np.concatenate(tap.blocks)), read)
+
+
+def test_a_mux_fed_while_the_soundtrack_is_written_equals_a_mux_of_the_file(videos, quiet_mix, raw_mix, tmp_path):
+    from narrascore.export.mux import MuxWhileWriting
+
+    src = videos["h264.mp4"]
+    info = probe(src)
+    soundtrack = tmp_path / "soundtrack.wav"
+    seen: list[float] = []
+    with MuxWhileWriting(src, info, tmp_path / "fed") as muxing:
+        write_soundtrack(quiet_mix, soundtrack, tap=muxing)
+        fed = muxing.result(seen.append)
+    after = mux_video(src, info, soundtrack, tmp_path / "after")
+    assert fed == tmp_path / "fed" / "scored.mp4" and fed.read_bytes() == after.read_bytes()
+    assert seen and seen[-1] <= info.duration  # the worker's progress reached this process
+    assert no_temp_files(tmp_path / "fed")
+
+    with MuxWhileWriting(src, info, tmp_path / "void") as muxing:  # a second write abandons the fed mux
+        write_soundtrack(raw_mix, tmp_path / "limited.wav", tap=muxing, target_lufs=-9.0)
+        assert muxing.result() is None
+    assert list((tmp_path / "void").iterdir()) == []
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    with MuxWhileWriting(bad, info, tmp_path / "bad") as muxing, pytest.raises(MediaError, match="broken.mp4"):
+        write_soundtrack(quiet_mix, tmp_path / "s2.wav", tap=muxing)  # the worker's error, not a broken pipe
+        muxing.result()
 
 
 def test_mux_reports_bad_inputs(videos, tmp_path):

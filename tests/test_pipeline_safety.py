@@ -4,6 +4,7 @@ or split run writes the same bytes as one clean run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -307,8 +308,10 @@ def test_two_concurrent_runs_with_wait_both_finish_and_agree(demo, clean, tmp_pa
 
 
 def test_the_overlapped_run_equals_a_sequential_one(demo, clean, tmp_path, monkeypatch):
-    """The SoundFont loaded during the scan (its samples mapped from the cache) and the figure's worker readied
-    during the render change no byte against a run that does each in turn and loads the font whole."""
+    """The SoundFont loaded during the scan (its samples mapped from the cache), the figure's worker readied
+    during the render and the mux fed while the soundtrack is written change no byte against a run that
+    does each in turn, loads the font whole and muxes the finished soundtrack file."""
+    from narrascore.export import mux
     from narrascore.pipeline import Pipeline
     from narrascore.synth.procedural import render
 
@@ -317,11 +320,29 @@ def test_the_overlapped_run_equals_a_sequential_one(demo, clean, tmp_path, monke
     monkeypatch.setattr(Pipeline, "warm_synth", lambda self: started.append("font"))
     monkeypatch.setattr(Pipeline, "ready_drawing", lambda self: started.append("figure"))
     monkeypatch.setattr(render, "_mapped_samples", lambda tsf, font: started.append("whole"))
+    monkeypatch.setattr(mux, "MuxWhileWriting", lambda *a, **k: MuxAfterwards(started))
     render._loaded.clear()  # the font loads in the render itself, as it did before the overlap
     narrascore.score(demo, tmp_path, soundfont=str(FONT))
-    assert started == ["font", "figure", "whole"]
+    assert started == ["font", "figure", "whole", "mux"]
     got = files(tmp_path)
     assert [name for name in OUTPUTS if got[name] != expected[name]] == []
+
+
+class MuxAfterwards(contextlib.nullcontext):
+    """Stands in for ``MuxWhileWriting``: taps nothing, so the pipeline muxes the finished file."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__(self)
+        log.append("mux")
+
+    def write(self, samples) -> None:
+        pass
+
+    def restart(self) -> None:
+        pass
+
+    def result(self, progress=None) -> None:
+        return None
 
 
 def _get_ready() -> None:

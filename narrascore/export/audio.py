@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 10.0
 MAX_PASSES = 5  # measuring passes in search of the gain that meets the loudness target
 TOLERANCE_LU = 0.1  # the target is hit when within this (promise to callers: 0.5 LU)
+PCM24_SCALE = 2.0 ** 23
+SOUNDTRACK_VERSION = 2  # 2: the 24-bit samples rounded by ``quantise`` (1: by the WAV writer); in the cache key
 
 
 def write_soundtrack(
@@ -32,6 +35,7 @@ def write_soundtrack(
     stems: dict[str, Path] | None = None,
     stems_dir: Path | None = None,
     raw_lufs: float | None = None,
+    tap: SoundtrackTap | None = None,
 ) -> LoudnessStats:
     """Normalise the raw mix ``raw`` to ``target_lufs`` (LUFS) under ``true_peak_dbtp`` (dBTP) and write ``out``.
 
@@ -42,6 +46,8 @@ def write_soundtrack(
     ``stems`` (name -> raw float WAV) get the same gain, without limiting, so they still sum to the gained mix;
     they are written as 32-bit float WAV (the gain may take a stem past 0 dBFS) to ``stems_dir/<name>.wav``.
     ``raw_lufs``: the raw mix's integrated loudness when the caller already measured it (saves a pass).
+    ``tap`` gets each block as it is written (``tap.write``, the 24-bit samples as int32, see
+    ``quantise``), and ``tap.restart()`` before a second write (the rare gain search).
     Returns the loudness of the written file.
     """
     raw, out = Path(raw), Path(out)
@@ -62,7 +68,7 @@ def write_soundtrack(
     # Write with the plain estimate first: where the limiter barely lowers the loudness (the usual case
     # for music) that pass is final. Otherwise search the gain with measuring-only passes (no file, no
     # true-peak meter) and write once more.
-    stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate)
+    stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate, tap)
     if math.isfinite(stats.integrated_lufs) and abs(target_lufs - stats.integrated_lufs) > TOLERANCE_LU:
         tried: list[tuple[float, float]] = [(gain_db, stats.integrated_lufs)]  # (gain dB, loudness after limiting)
         log.debug("soundtrack written at %.2f LUFS, target %.1f: searching the gain", stats.integrated_lufs, target_lufs)
@@ -78,7 +84,9 @@ def write_soundtrack(
         else:  # never within tolerance: keep the closest
             gain_db = min(tried, key=lambda p: abs(target_lufs - p[1]))[0]
         if gain_db != tried[0][0]:
-            stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate)
+            if tap is not None:
+                tap.restart()
+            stats = _write_limited(raw, out, gain_db, true_peak_dbtp, rate, tap)
     if math.isfinite(stats.integrated_lufs) and abs(target_lufs - stats.integrated_lufs) > 0.5:
         log.warning("%s: loudness %.2f LUFS misses the target %.1f LUFS (the limiter cannot reach it)",
                     out, stats.integrated_lufs, target_lufs)
@@ -117,7 +125,33 @@ def _limited_loudness(raw: Path, gain_db: float, ceiling_dbtp: float, rate: int)
     return measure_chunks(_limited(raw, gain_db, ceiling_dbtp, rate), rate, true_peak=False).integrated_lufs
 
 
-def _write_limited(raw: Path, out: Path, gain_db: float, ceiling_dbtp: float, rate: int) -> LoudnessStats:
+class SoundtrackTap(Protocol):
+    def write(self, samples: np.ndarray) -> None:
+        """One block of the soundtrack as written: (n, 2) int32, the 24-bit samples shifted up 8 bits."""
+        ...
+
+    def restart(self) -> None:
+        """The blocks so far are void: the soundtrack is written once more, from the start."""
+        ...
+
+
+def quantise(block: np.ndarray) -> np.ndarray:
+    """The 24-bit PCM samples of a float block, as int32 shifted up 8 bits (what a 24-bit WAV reader returns).
+
+    Rounded here rather than by the WAV writer, so that a reader of the file gets exactly
+    ``samples / 2**31``: what the mux is handed while the file is written is what it would read back.
+    """
+    scaled = np.rint(block.astype(np.float64) * PCM24_SCALE)
+    return np.left_shift(np.clip(scaled, -PCM24_SCALE, PCM24_SCALE - 1).astype(np.int32), 8)
+
+
+def dequantise(samples: np.ndarray) -> np.ndarray:
+    """The float32 samples a reader of the 24-bit WAV gets for ``quantise``'s output (exact: a power-of-two scale)."""
+    return samples.astype(np.float32) * np.float32(2.0 ** -31)
+
+
+def _write_limited(raw: Path, out: Path, gain_db: float, ceiling_dbtp: float, rate: int,
+                   tap: SoundtrackTap | None = None) -> LoudnessStats:
     """One pass: gain, limit, measure and write ``out`` (PCM 24-bit) atomically."""
     import soundfile as sf
 
@@ -128,7 +162,10 @@ def _write_limited(raw: Path, out: Path, gain_db: float, ceiling_dbtp: float, ra
             with sf.SoundFile(str(tmp), "w", samplerate=rate, channels=2, subtype="PCM_24", format="WAV") as f:
                 for block in limited:
                     meter.add(block)
-                    f.write(block)
+                    samples = quantise(block)
+                    f.write(samples)
+                    if tap is not None:
+                        tap.write(samples)
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the soundtrack ({exc.strerror or exc})") from None
     return meter.stats()
@@ -201,7 +238,8 @@ class TruePeakLimiter:
         self.max_reduction_db = 0.0
 
     def _required_db(self, x: np.ndarray) -> np.ndarray:
-        env = np.maximum(self._tp.envelope(x), np.abs(x))  # (n, channels)
+        # below the ceiling the reduction is 0 whatever the exact value: only the rest is computed
+        env = np.maximum(self._tp.envelope(x, above=self._ceiling), np.abs(x))  # (n, channels)
         env = _channel_max(env)
         with np.errstate(divide="ignore"):
             req = 20.0 * np.log10(np.maximum(env, 1e-12) / self._ceiling)

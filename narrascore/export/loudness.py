@@ -41,6 +41,9 @@ _TRUE_PEAK_PHASES = np.array(
 TRUE_PEAK_TAPS = _TRUE_PEAK_PHASES.shape[1]
 # Output k of the oversampler interpolates around input samples k-6..k-5 (its group delay in input samples).
 TRUE_PEAK_DELAY = TRUE_PEAK_TAPS // 2
+# No oversampled value exceeds its 12 input samples' largest magnitude times the largest phase's sum of
+# |taps| (2.02; a little more, for float rounding): where that bound is low, the value need not be computed.
+TRUE_PEAK_GAIN_BOUND = float(np.abs(_TRUE_PEAK_PHASES.astype(np.float64)).sum(axis=1).max()) * (1 + 1e-5)
 
 
 @dataclass(frozen=True)
@@ -92,20 +95,43 @@ class TruePeakDetector:
         # Taps reversed so that tap t multiplies the input t samples after the oldest one in the window.
         self._reversed = [np.float32(1.0) * phase[::-1] for phase in _TRUE_PEAK_PHASES]
 
-    def envelope(self, x: np.ndarray) -> np.ndarray:
+    def envelope(self, x: np.ndarray, above: float = 0.0) -> np.ndarray:
         """Per output sample, the largest |oversampled value| over the 4 phases: shape (n, channels).
 
-        Output k covers the interval around input samples k-6..k-5 (``TRUE_PEAK_DELAY``).
+        Output k covers the interval around input samples k-6..k-5 (``TRUE_PEAK_DELAY``). With ``above``,
+        only the outputs that may exceed it are computed (bitwise as without it); the rest read 0:
+        near a ceiling or a running peak that is a few per cent of them, a tenth of the work.
         """
         x = np.asarray(x, dtype=np.float32)
         ext = np.concatenate([self._history, x], axis=0)
         self._history = ext[-(TRUE_PEAK_TAPS - 1):].copy()
         n = x.shape[0]
+        if above <= 0.0 or n == 0:
+            return self._phases([ext[t : t + n] for t in range(TRUE_PEAK_TAPS)])
+        from scipy.ndimage import maximum_filter1d
+
+        loudest = np.abs(ext[:, 0])
+        for c in range(1, ext.shape[1]):
+            np.maximum(loudest, np.abs(ext[:, c]), out=loudest)
+        # a centred window of 12 at k + 6 covers k .. k + 11: the inputs of output k
+        window_max = maximum_filter1d(loudest, TRUE_PEAK_TAPS, mode="nearest")[TRUE_PEAK_DELAY:TRUE_PEAK_DELAY + n]
+        candidates = np.flatnonzero(window_max * TRUE_PEAK_GAIN_BOUND > above)
+        out = np.zeros((n, ext.shape[1]), dtype=np.float32)
+        if candidates.size > n // 3:  # dense: the whole pass is cheaper than gathering
+            return self._phases([ext[t : t + n] for t in range(TRUE_PEAK_TAPS)])
+        if candidates.size:
+            windows = ext[candidates[:, None] + np.arange(TRUE_PEAK_TAPS)]  # (m, 12, channels)
+            out[candidates] = self._phases([windows[:, t] for t in range(TRUE_PEAK_TAPS)])
+        return out
+
+    def _phases(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """max over the phases of |sum_t taps[t] * inputs[t]|, accumulated in tap order (the same float
+        operations whatever the inputs' shape, so a gathered subset gives the same bits)."""
         envelope = None
-        for taps in self._reversed:  # one phase at a time: 12 multiply-adds over (n, channels)
-            y = taps[0] * ext[0:n]
+        for taps in self._reversed:  # one phase at a time: 12 multiply-adds
+            y = taps[0] * inputs[0]
             for t in range(1, TRUE_PEAK_TAPS):
-                y += taps[t] * ext[t : t + n]
+                y += taps[t] * inputs[t]
             np.abs(y, out=y)
             envelope = y if envelope is None else np.maximum(envelope, y, out=envelope)
         return envelope
@@ -143,12 +169,13 @@ class LoudnessMeter:
         ax = np.abs(x)
         self._sample_peak = max(self._sample_peak, float(ax.max()))
         self._clipped += int(np.count_nonzero(ax >= CLIP_LEVEL))
-        if self._tp is not None:
-            self._true_peak = max(self._true_peak, float(self._tp.envelope(x).max()))
+        if self._tp is not None:  # the reported peak is max(true, sample): values below both cannot change it
+            above = max(self._true_peak, self._sample_peak)
+            self._true_peak = max(self._true_peak, float(self._tp.envelope(x, above=above).max()))
         from scipy.signal import sosfilt  # imported on first use: scipy.signal takes 0.4 s to import
 
         y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
-        power = (y * y) @ self._weights  # (n,) channel-weighted squares (float64 from here)
+        power = _weighted_squares(y, self._weights)  # (n,) float64
         power = np.concatenate([self._pending, power]) if self._pending.size else power
         whole = power.shape[0] // self._step
         if whole:
@@ -189,6 +216,15 @@ class LoudnessMeter:
             silent_seconds=round(float(np.count_nonzero(blocks < SILENCE_LUFS)) * 0.1, 3),
             duration=self.n_samples / self.sample_rate,
         )
+
+
+def _weighted_squares(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum_c weights[c] * y[:, c]**2, elementwise (a matrix product would start BLAS threads that spin
+    on the cores the other stages need, and its rounding may vary with the CPU)."""
+    power = weights[0] * (y[:, 0] * y[:, 0])
+    for c in range(1, y.shape[1]):
+        power += weights[c] * (y[:, c] * y[:, c])
+    return power
 
 
 def _power_mean_lufs(loudness: np.ndarray) -> float:

@@ -14,6 +14,7 @@ is written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -68,7 +69,7 @@ def reencode_reason(codec: str, pix_fmt: str | None, width: int, height: int) ->
 def mux_video(
     video: Path,
     info: MediaInfo,
-    soundtrack: Path,
+    soundtrack: Path | None,
     out_dir: Path,
     *,
     copy_video: bool = False,
@@ -76,23 +77,32 @@ def mux_video(
     speech: AudioStats | None = None,
     true_peak_dbtp: float = -1.0,
     progress: Callable[[float], None] | None = None,
+    music: Iterable[np.ndarray] | None = None,
 ) -> Path:
     """Write ``out_dir/scored.mp4`` (or ``scored.mkv`` with ``copy_video``) and return its path.
 
     ``soundtrack``: 48 kHz stereo WAV; cut or padded with silence to ``info.duration`` seconds.
     ``mix_original_db``: keep the video's own audio this many dB (loudness) below the music, ducking the
     music by 8 dB where ``speech`` (``AudioStats`` of the original; computed when omitted) finds dialogue.
-    ``progress`` is called with the seconds of video muxed so far.
+    ``progress`` is called with the seconds of video muxed so far. ``music``: the soundtrack's (n, 2)
+    float32 blocks, as ``soundtrack`` would read, instead of the file (``MuxWhileWriting``); not with
+    ``mix_original_db``.
     Raises ``MediaError`` naming the file that cannot be read, ``OutputError`` when the output cannot be written.
     """
-    video, soundtrack, out_dir = Path(video), Path(soundtrack), Path(out_dir)
+    video, out_dir = Path(video), Path(out_dir)
     out = ensure_writable_dir(out_dir) / output_name(copy_video)
     n_samples = int(round(info.duration * AUDIO_RATE))
-    music = _soundtrack_chunks(soundtrack, n_samples)
+    if music is not None:
+        if mix_original_db is not None:
+            raise NarrascoreError("internal error: the original audio is mixed from the soundtrack file")
+        music = _fit_length(music, n_samples)
+    else:
+        assert soundtrack is not None
+        music = _soundtrack_chunks(Path(soundtrack), n_samples)
     if mix_original_db is not None and not info.has_audio:
         log.info("%s has no audio to mix under the music; muxing the music alone", video)
     elif mix_original_db is not None:
-        music = _with_original(video, info, soundtrack, music, mix_original_db, speech, true_peak_dbtp)
+        music = _with_original(video, info, Path(soundtrack), music, mix_original_db, speech, true_peak_dbtp)
     try:
         source = av.open(str(video), "r", metadata_errors="replace")
     except (av.error.FFmpegError, OSError) as exc:
@@ -105,6 +115,84 @@ def mux_video(
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out
+
+
+class Abandoned(NarrascoreError):
+    """The soundtrack fed to a mux is being written again: this mux is void."""
+
+
+class MuxWhileWriting:
+    """``mux_video`` in a worker process, fed the soundtrack's blocks while ``write_soundtrack`` writes them
+    (its ``tap``): the AAC encoding and the mux run beside the loudness pass instead of after it, and the
+    mux does not read back the file just written. It is handed exactly what reading the 24-bit file gives
+    (see ``quantise``), so ``scored.mp4`` has the same bytes as a mux of the finished file.
+
+    ``restart()`` (a second write of the soundtrack) abandons the worker's mux, and ``result()`` then
+    says so with None: the caller muxes the finished file instead.
+    """
+
+    def __init__(self, video: Path, info: MediaInfo, out_dir: Path, *, copy_video: bool = False) -> None:
+        from ..parallel import Background, process_context
+
+        receive, self._send = process_context().Pipe(duplex=False)
+        self.worker = Background(_mux_received, receive, video, info, out_dir, copy_video=copy_video,
+                                 reports_progress=True)
+        receive.close()
+        self.abandoned = False  # restarted: the worker's mux is void
+        self._silent = False  # nothing more to send (abandoned, or the worker has gone)
+
+    def write(self, samples: np.ndarray) -> None:
+        self._put(b"A" + samples.tobytes())
+
+    def restart(self) -> None:
+        self._put(b"X")
+        self.abandoned = self._silent = True
+
+    def _put(self, message: bytes) -> None:
+        if self._silent:
+            return
+        try:
+            self._send.send_bytes(message)
+        except (BrokenPipeError, OSError):  # the worker failed: ``result`` raises its error
+            self._silent = True
+
+    def result(self, progress: Callable[[float], None] | None = None) -> Path | None:
+        """The scored video, once the soundtrack is complete; None if the mux was abandoned."""
+        self._put(b"E")
+        self._send.close()
+        try:
+            return self.worker.result(progress)
+        except Exception:
+            if self.abandoned:  # a failure after a restart is the abandoned mux's, not the caller's
+                return None
+            raise
+
+    def __enter__(self) -> "MuxWhileWriting":
+        self.worker.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(Exception):
+            self._send.close()
+        self.worker.__exit__(*exc)
+
+
+def _mux_received(receive, video: Path, info: MediaInfo, out_dir: Path, *, copy_video: bool,
+                  progress: Callable[[float], None] | None = None) -> Path:
+    return mux_video(video, info, None, out_dir, copy_video=copy_video, progress=progress, music=_received(receive))
+
+
+def _received(receive) -> Iterator[np.ndarray]:
+    """The blocks ``MuxWhileWriting`` sends: A + samples, then E (the end) or X (abandoned)."""
+    from .audio import dequantise
+
+    while True:
+        message = receive.recv_bytes()
+        if message[:1] == b"E":
+            return
+        if message[:1] == b"X":
+            raise Abandoned("the soundtrack is written again")
+        yield dequantise(np.frombuffer(message, dtype=np.int32, offset=1).reshape(-1, 2))
 
 
 def _reason(exc: BaseException) -> str:
