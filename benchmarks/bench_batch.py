@@ -10,13 +10,16 @@ interleaved, the order alternating each round, so the noise of a shared machine 
 * ``ray, 2 CPUs`` - ``--ray auto``: starts a local Ray instance (all usable cores), one task per video.
 
 Ray's overhead against the local pool is the difference of the medians (2 workers vs Ray), and
-separately the start and stop of an empty local Ray instance.
+separately the start and stop of an empty local Ray instance. With ``--baseline DIR`` (a checkout of
+an older commit, its renderer built) the local contenders also run from there (``PYTHONPATH=DIR``),
+interleaved with ours; ``--no-ray`` leaves Ray out.
 
-    python benchmarks/bench_batch.py [--quick] [--runs N] [--videos N] [--seconds S]
+    python benchmarks/bench_batch.py [--quick] [--runs N] [--videos N] [--seconds S] [--baseline DIR] [--no-ray]
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -58,6 +61,8 @@ def main() -> None:
     p = bl.parser(__doc__.splitlines()[0])
     p.add_argument("--videos", type=int, default=None, help="videos in the batch (default 4, quick 3)")
     p.add_argument("--seconds", type=float, default=None, help="length of each video in seconds (default 12, quick 8)")
+    p.add_argument("--baseline", type=Path, default=None, help="also run the local pool from this older checkout")
+    p.add_argument("--no-ray", action="store_true", help="leave the Ray contender out")
     args = p.parse_args()
     runs = bl.runs_of(args)
     count = args.videos or (3 if args.quick else 4)
@@ -73,8 +78,16 @@ def main() -> None:
     contenders = {
         "local, 1 worker": command("--workers", "1"),
         "local, 2 workers": command("--workers", "2"),
-        "ray, 2 CPUs": command("--ray", "auto"),
     }
+    envs: dict[str, dict[str, str] | None] = {name: None for name in contenders}
+    if args.baseline:
+        for workers in ("1", "2"):
+            name = f"baseline, {workers} worker{'s' if workers == '2' else ''}"
+            contenders[name] = command("--workers", workers)
+            envs[name] = {**os.environ, "PYTHONPATH": str(args.baseline)}
+    if not args.no_ray:
+        contenders["ray, 2 CPUs"] = command("--ray", "auto")
+        envs["ray, 2 CPUs"] = None
     walls: dict[str, list[float]] = {name: [] for name in contenders}
     cpus: dict[str, list[float]] = {name: [] for name in contenders}
     failures: list[str] = []
@@ -82,7 +95,7 @@ def main() -> None:
     for round_ in range(runs):
         for name in (order if round_ % 2 == 0 else order[::-1]):
             shutil.rmtree(out, ignore_errors=True)
-            timed = bl.run_timed(contenders[name])
+            timed = bl.run_timed(contenders[name], env=envs[name])
             done = _done(out / "batch-summary.csv")
             if timed.returncode != 0 or done != count:
                 failures.append(f"{name}: exit {timed.returncode}, {done}/{count} done: {bl.tail(timed.stderr)}")
@@ -91,7 +104,7 @@ def main() -> None:
             cpus[name].append(timed.cpu)
             print(f"round {round_ + 1} {name}: {timed.wall:.2f} s", flush=True)
     ray_start = []
-    for _ in range(runs):
+    for _ in range(0 if args.no_ray else runs):
         timed = bl.run_timed([bl.PYTHON, "-c", RAY_START])
         if timed.returncode == 0:
             ray_start.append(float(timed.stdout.strip().splitlines()[-1]))
@@ -109,6 +122,10 @@ def main() -> None:
     headline = ""
     if "local, 1 worker" in med and "local, 2 workers" in med:
         headline = f"2 workers / 1 worker throughput: {med['local, 1 worker'] / med['local, 2 workers']:.2f}x"
+    for workers in ("1 worker", "2 workers"):
+        if f"baseline, {workers}" in med and f"local, {workers}" in med:
+            headline += (f"; {workers}: {med[f'baseline, {workers}'] / med[f'local, {workers}']:.2f}x the baseline's "
+                         "throughput")
     if "ray, 2 CPUs" in med and "local, 2 workers" in med:
         overhead = med["ray, 2 CPUs"] - med["local, 2 workers"]
         notes.append(f"Ray overhead against the local pool (2 workers): {overhead:+.2f} s per batch "

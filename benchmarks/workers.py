@@ -4,6 +4,8 @@
     python benchmarks/workers.py analyze VIDEO OUT      the pipeline's media + signals stages (as `analyze` runs them)
     python benchmarks/workers.py cuts VIDEO [--full]    scan_video's cuts (time, kind) and its time
     python benchmarks/workers.py stages VIDEO OUT       the whole pipeline, each stage timed
+    python benchmarks/workers.py timeline VIDEO OUT     the whole pipeline: when each stage starts and ends, and
+                                                        the CPU time of this process and of its workers then
 """
 
 from __future__ import annotations
@@ -64,6 +66,45 @@ def cuts(video: str, fast: bool) -> dict:
             "cuts": [{"time": c.time, "kind": c.kind} for c in shots.cuts]}
 
 
+class TimelineReporter:
+    """A pipeline Reporter that records, at each stage's start and end, the seconds since the process
+    started and the CPU seconds of this process and of its finished workers."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.mark("imported")
+
+    def mark(self, what: str) -> None:
+        import os
+
+        t = os.times()
+        self.events.append({"at": round(time.perf_counter() - T0, 3), "event": what,
+                            "cpu": round(t.user + t.system, 2), "workers_cpu": round(t.children_user + t.children_system, 2)})
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: float | None = None) -> Iterator:
+        self.mark(f"start {name}")
+        try:
+            yield lambda done: None
+        finally:
+            self.mark(f"end {name}")
+
+    def note(self, message: str) -> None:
+        pass
+
+
+def timeline(video: str, out: str) -> dict:
+    from narrascore.options import ScoreOptions
+    from narrascore.pipeline import run
+
+    reporter = TimelineReporter()
+    options = ScoreOptions()
+    reporter.mark("options checked")
+    run(video, out, options, reporter=reporter)
+    reporter.mark("done")
+    return {"events": reporter.events}
+
+
 class TimingReporter:
     """A pipeline Reporter that records the wall time of each named stage (s)."""
 
@@ -118,6 +159,9 @@ def main() -> None:
     p = sub.add_parser("stages")
     p.add_argument("video")
     p.add_argument("out")
+    p = sub.add_parser("timeline")
+    p.add_argument("video")
+    p.add_argument("out")
     args = parser.parse_args()
     if args.what == "sense":
         result = sense(args.video, fast=not args.full)
@@ -125,6 +169,8 @@ def main() -> None:
         result = analyze(args.video, args.out)
     elif args.what == "cuts":
         result = cuts(args.video, fast=not args.full)
+    elif args.what == "timeline":
+        result = timeline(args.video, args.out)
     else:
         result = stages(args.video, args.out)
     print(json.dumps(result))

@@ -25,6 +25,7 @@ from .errors import NarrascoreError
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WATCH_SECONDS = 0.5
+YIELDING_NICENESS = 10  # a yielding worker's nice value: the cores go to the others first
 STOP_SECONDS = 5.0  # a worker told to stop gets this long before it is killed
 
 
@@ -112,9 +113,12 @@ def stop_process(process: Any) -> None:
 
 
 def _background_main(conn: Any, parent: int, prepare: Callable[[], Any] | None,
-                     job: tuple[Callable[..., Any], tuple, dict] | None) -> None:
+                     job: tuple[Callable[..., Any], tuple, dict] | None, yields: bool = False) -> None:
     try:
         become_worker(parent)
+        if yields and hasattr(os, "nice"):
+            with contextlib.suppress(OSError):
+                os.nice(YIELDING_NICENESS)
         if prepare is not None:
             prepare()
         if job is None:  # a standby worker: the call comes once its inputs exist
@@ -193,25 +197,27 @@ class Background:
     With ``reports_progress``, ``fn`` is called with a ``progress`` argument of its own, whose calls in
     the worker reach ``result(progress=...)`` here while it waits.
 
-    ``Background.standby(prepare)`` starts the worker before the call is known: it runs ``prepare()``
+    ``yields``: the worker runs at a lower priority (``YIELDING_NICENESS``), for side work such as the
+    figure that must not slow the stages it runs beside. ``Background.standby(prepare)`` starts the worker before the call is known: it runs ``prepare()``
     (imports, say) at once and then waits for ``submit(fn, ...)``, so its set-up overlaps with the work
     that makes the call's inputs. As a context manager the worker is stopped if the block is left before
     its result was taken (an error, Ctrl-C, SIGTERM), so nothing outlives the run.
     """
 
     def __init__(self, fn: Callable[..., Any] | None, *args: Any, _prepare: Callable[[], Any] | None = None,
-                 reports_progress: bool = False, **kwargs: Any) -> None:
+                 reports_progress: bool = False, yields: bool = False, **kwargs: Any) -> None:
         ctx = process_context()
         self._conn, child = ctx.Pipe(duplex=True)
         job = None if fn is None else (fn, args, {**kwargs, _PROGRESS: reports_progress})
         self.submitted = job is not None
-        self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job), daemon=True)
+        self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job, yields),
+                                   daemon=True)
         self.process.start()
         child.close()  # the worker's end: our reads see EOF when it dies
 
     @classmethod
-    def standby(cls, prepare: Callable[[], Any] | None = None) -> "Background":
-        return cls(None, _prepare=prepare)
+    def standby(cls, prepare: Callable[[], Any] | None = None, *, yields: bool = False) -> "Background":
+        return cls(None, _prepare=prepare, yields=yields)
 
     def submit(self, fn: Callable[..., Any], *args: Any, reports_progress: bool = False, **kwargs: Any) -> None:
         """Hand a standby worker its call (its arguments are pickled)."""

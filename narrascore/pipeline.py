@@ -420,7 +420,7 @@ class Pipeline:
                 wait_for_preload()
             from .export.figure import prepare_drawing
 
-            self.drawing = self.helpers.enter_context(Background.standby(prepare_drawing))
+            self.drawing = self.helpers.enter_context(Background.standby(prepare_drawing, yields=True))
 
     def export(self, video: Path, info: MediaInfo, shots: Shots, plan: NarrativePlan, record: dict[str, Any]) -> dict[str, Any]:
         """Loudness-normalised soundtrack, stems, MIDI copy, the scored video and the figure."""
