@@ -77,11 +77,12 @@ def short_clip(args, fonts, video: Path) -> tuple[list[dict], list[list], list[s
         walls: dict[str, list[float]] = {name: [] for name, _ in contenders}
         rss: dict[str, list[float]] = {name: [] for name, _ in contenders}
         for name, checkout in contenders:  # warm each one's cache once, untimed
-            bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-warm-{name}"), font), env=env_for(checkout))
+            bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-warm-{name}"), font), env=env_for(checkout), cwd=bl.cache_dir())
         for r in range(args.runs):
             order = contenders if r % 2 == 0 else contenders[::-1]
             for name, checkout in order:
-                run = bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-{name}-{r}"), font), env=env_for(checkout))
+                run = bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-{name}-{r}"), font), env=env_for(checkout),
+                                   cwd=bl.cache_dir())  # not the repository: `python -m` would import it first
                 if not run.ok:
                     failures.append(f"{name} with {label}: exit {run.returncode}: {bl.tail(run.stderr)}")
                     continue
