@@ -233,13 +233,10 @@ class Pipeline:
         return shots, stats, audio
 
     def import_later_stages(self) -> None:
-        """Import what the audio scan and the sensors use (scipy's filters: half a second), and the render
-        when one follows (a new scan means a new render)."""
+        """Import what the audio scan, the sensors and the render use on first use: scipy's filters, half a
+        second (the stage modules themselves were imported when the options were checked)."""
         import scipy.ndimage  # noqa: F401
         import scipy.signal  # noqa: F401
-
-        if self.will_render:
-            from .synth import SYNTHESIZERS  # noqa: F401
 
     def warm_synth(self) -> None:
         """Start loading the SoundFont the render will play. Only the procedural synthesizer has something

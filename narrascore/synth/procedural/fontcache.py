@@ -39,19 +39,12 @@ def decoded_soundfont(path: str | os.PathLike[str]) -> Path:
     chunks = _read_riff(path)
     if not _is_compressed(chunks):
         return path
-    folder = user_cache_dir() / "soundfonts"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        digest = cached_sha256(path, cache=folder / "hashes.json")
-        target = folder / f"{path.stem}-{digest[:16]}-v{FONT_CACHE_VERSION}.sf2"
-        if not target.is_file():
-            decoded = _decode(path, _read_riff(path, samples=True))
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(decoded)
+        return _cached_copy(path, ".sf2", lambda tmp: tmp.write_bytes(_decode(path, _read_riff(path, samples=True))))
     except (OSError, OutputError) as exc:  # a read-only or full cache: slower, but it still renders
-        log.warning("%s: cannot keep a decoded copy in %s (%s); the SoundFont is decoded in every run", path, folder, exc)
+        log.warning("%s: cannot keep a decoded copy in %s (%s); the SoundFont is decoded in every run", path,
+                    _folder(), exc)
         return path
-    return target
 
 
 def mapped_samples(path: str | os.PathLike[str], loader) -> np.ndarray | None:
@@ -67,29 +60,36 @@ def mapped_samples(path: str | os.PathLike[str], loader) -> np.ndarray | None:
     import mmap
 
     path = Path(path)
-    if _is_compressed(_read_riff(path)):
+    if not hasattr(loader, "samples") or _is_compressed(_read_riff(path)):
         return None
-    folder = user_cache_dir() / "soundfonts"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        digest = cached_sha256(path, cache=folder / "hashes.json")
-        target = folder / f"{path.stem}-{digest[:16]}-v{FONT_CACHE_VERSION}.f32"
-        if not target.is_file():
-            decoded = loader(str(path))
-            if not hasattr(decoded, "samples"):
-                return None
-            with atomic_path(target) as tmp:
-                with open(tmp, "wb") as f:
-                    f.write(decoded.samples())
-            del decoded
+        target = _cached_copy(path, ".f32", lambda tmp: tmp.write_bytes(loader(str(path)).samples()))
         with open(target, "rb") as f:
-            if os.fstat(f.fileno()).st_size % 4 or os.fstat(f.fileno()).st_size == 0:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0 or size % 4:
                 return None
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, OutputError) as exc:
-        log.warning("%s: cannot keep its decoded samples in %s (%s); the font is loaded whole", path, folder, exc)
+        log.warning("%s: cannot keep its decoded samples in %s (%s); the font is loaded whole", path, _folder(), exc)
         return None
     return np.frombuffer(mapped, dtype=np.float32)
+
+
+def _folder() -> Path:
+    return user_cache_dir() / "soundfonts"
+
+
+def _cached_copy(path: Path, suffix: str, write) -> Path:
+    """The cache's copy of ``path`` (named by its content hash and ``FONT_CACHE_VERSION``), made with
+    ``write(tmp)`` when missing. Raises OSError or OutputError where the cache cannot be written."""
+    folder = _folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = cached_sha256(path, cache=folder / "hashes.json")
+    target = folder / f"{path.stem}-{digest[:16]}-v{FONT_CACHE_VERSION}{suffix}"
+    if not target.is_file():
+        with atomic_path(target) as tmp:
+            write(tmp)
+    return target
 
 
 def _read_riff(path: Path, *, samples: bool = False) -> dict[str, bytes]:

@@ -171,9 +171,7 @@ def load_synth(soundfont: str | os.PathLike[str]):
 def _mapped_samples(tsf, decoded: Path):
     """The font's samples mapped from the cache, where the vendored renderer can take them (else None)."""
     native = getattr(tsf, "_tinysoundfont", None)
-    if native is None or not hasattr(native.SoundFont, "samples"):
-        return None
-    return mapped_samples(decoded, native.SoundFont)
+    return None if native is None else mapped_samples(decoded, native.SoundFont)
 
 
 def render_unit(synth, sfid: int, unit: Unit, n_samples: int, emit) -> None:

@@ -358,7 +358,8 @@ static tsf* tsf_load_with(struct tsf_stream* stream, float* external, unsigned i
 #ifndef TSF_NO_STDIO
 static int tsf_stream_stdio_read(FILE* f, void* ptr, unsigned int size) { return (int)fread(ptr, 1, size, f); }
 static int tsf_stream_stdio_skip(FILE* f, unsigned int count) { return !fseek(f, count, SEEK_CUR); }
-TSFDEF tsf* tsf_load_filename(const char* filename)
+// narrascore: both file loaders in one place; ``external`` as in tsf_load_with
+static tsf* tsf_load_filename_with(const char* filename, float* external, unsigned int externalCount)
 {
 	tsf* res;
 	struct tsf_stream stream = { TSF_NULL, (int(*)(void*,void*,unsigned int))&tsf_stream_stdio_read, (int(*)(void*,unsigned int))&tsf_stream_stdio_skip };
@@ -373,25 +374,19 @@ TSFDEF tsf* tsf_load_filename(const char* filename)
 		return TSF_NULL;
 	}
 	stream.data = f;
-	res = tsf_load(&stream);
+	res = tsf_load_with(&stream, external, externalCount);
 	fclose(f);
 	return res;
 }
 
+TSFDEF tsf* tsf_load_filename(const char* filename)
+{
+	return tsf_load_filename_with(filename, TSF_NULL, 0);
+}
+
 TSFDEF tsf* tsf_load_filename_samples(const char* filename, float* samples, unsigned int count)
 {
-	tsf* res;
-	struct tsf_stream stream = { TSF_NULL, (int(*)(void*,void*,unsigned int))&tsf_stream_stdio_read, (int(*)(void*,unsigned int))&tsf_stream_stdio_skip };
-	#if __STDC_WANT_SECURE_LIB__
-	FILE* f = TSF_NULL; fopen_s(&f, filename, "rb");
-	#else
-	FILE* f = fopen(filename, "rb");
-	#endif
-	if (!f || !samples) { if (f) fclose(f); return TSF_NULL; }
-	stream.data = f;
-	res = tsf_load_with(&stream, samples, count);
-	fclose(f);
-	return res;
+	return samples ? tsf_load_filename_with(filename, samples, count) : TSF_NULL;
 }
 #endif
 
