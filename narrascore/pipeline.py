@@ -505,11 +505,13 @@ def refresh_curve(plan: NarrativePlan, shots: Shots, affect: AffectCurve) -> Nar
 def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple[dict[str, Any], str | None]:
     """What the chosen synthesizer really renders with (for its cache key) and the SoundFont it is to use.
 
-    procedural: the SoundFont found (path, size, content hash), the tinysoundfont build and mido's version;
+    procedural: the SoundFont found (path, size, content hash), the composer's and the mix bus's versions,
+    the tinysoundfont build and mido's version;
     musicgen: the model and adapter (a folder also by its files) and the torch and transformers versions.
     """
     if options.synth == "procedural":
         from .synth.procedural import find_soundfont
+        from .synth.procedural.composer import COMPOSER_VERSION
         from .synth.procedural.fontcache import FONT_CACHE_VERSION
         from .synth.procedural.mix import MIX_VERSION
         from .synth.procedural.soundfont import renderer_version
@@ -517,7 +519,7 @@ def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple
         font = find_soundfont(options.soundfont)
         libraries = {"tinysoundfont": renderer_version(), **library_versions("mido")}
         return {"soundfont": file_identity(font, cache=cache), "font_cache": FONT_CACHE_VERSION, "mix": MIX_VERSION,
-                "libraries": libraries}, str(font)
+                "composer": COMPOSER_VERSION, "libraries": libraries}, str(font)
     if options.synth == "musicgen":
         return {"model": _neural_stamp(options, "model", "adapter"),
                 "libraries": library_versions("torch", "transformers")}, options.soundfont

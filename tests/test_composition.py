@@ -65,12 +65,36 @@ def test_the_report_hears_a_theme_its_inversion_and_a_random_walk(tmp_path):
     assert analyse_midi(midi_file(tmp_path / "walk.mid", walk)).min_rhythms_per_8_bars == 1
 
 
+def test_the_report_hears_the_theme_augmented_over_two_bars_and_diminished_twice_in_one(tmp_path):
+    theme = [(0, 60), (1, 64), (2, 62), (3, 67)]  # +4 -2 +5, one bar
+    bars = [[(o, 1, p) for o, p in theme]]
+    bars.append([(0, 2, 62), (2, 2, 66)])  # augmented from D: its first two notes in this bar...
+    bars.append([(0, 2, 64), (2, 2, 69)])  # ...its last two in the next (+4 -2 +5 across the join)
+    bars.append([(o / 2, 0.5, p + 5) for o, p in theme] + [(2 + o / 2, 0.5, p + 7) for o, p in theme])  # diminished, sequenced
+    bars.append([(0, 4, 60)])  # a held note: no statement
+    melody = [(4 * b + o, length, p) for b, notes in enumerate(bars) for o, length, p in notes]
+    report = analyse_midi(midi_file(tmp_path / "forms.mid", melody))
+    assert report.melody_bars == 5
+    assert report.theme_recurrence == pytest.approx(4 / 5)
+
+
+def test_a_random_line_at_two_notes_a_bar_is_not_heard_as_a_theme(tmp_path):
+    """Joining consecutive bars (to hear augmentation) must not turn chance into recurrence."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        melody = [(2 * k, 2, int(60 + rng.integers(-7, 8))) for k in range(64)]
+        assert analyse_midi(midi_file(tmp_path / f"walk{seed}.mid", melody)).theme_recurrence < 0.3
+
+
 def test_the_report_counts_parallel_fifths_and_octaves_between_the_outer_voices(tmp_path):
     melody = [(0, 2, 67), (2, 2, 69), (4, 2, 74), (6, 2, 71)]
     bass = [(0, 2, 48), (2, 2, 50), (4, 2, 53), (6, 2, 55)]  # G/C, A/D (fifths: parallel), D/F, B/G
     assert analyse_midi(midi_file(tmp_path / "p.mid", melody, bass)).outer_parallels == 1
     contrary = [(0, 2, 67), (2, 2, 65), (4, 2, 72), (6, 2, 71)]  # G/C then F/D: no perfect interval repeated
     assert analyse_midi(midi_file(tmp_path / "c.mid", contrary, bass)).outer_parallels == 0
+    # the lowest sounding bass note is the outer voice: an upper bass note in fifths with the melody is not
+    doubled = bass + [(0, 8, 36)]  # a held low C under the whole line
+    assert analyse_midi(midi_file(tmp_path / "d.mid", melody, doubled)).outer_parallels == 0
 
 
 def test_the_report_names_a_file_it_cannot_read(tmp_path):
@@ -82,3 +106,59 @@ def test_the_report_names_a_file_it_cannot_read(tmp_path):
     mido.MidiFile(type=1).save(str(no_melody))
     with pytest.raises(MediaError, match="melody"):
         analyse_midi(no_melody)
+
+
+# --------------------------------------------------------------------------- the composer, held to the bounds
+BOUNDS = "theme recurrence 30-70 %, >= 3 bar rhythms in every 8 bars, >= 80 % cadences, no outer parallels"
+
+
+def assert_within_bounds(report, label):
+    assert 0.3 <= report.theme_recurrence <= 0.7, (label, BOUNDS, report)
+    assert report.min_rhythms_per_8_bars >= 3, (label, BOUNDS, report)
+    assert report.cadence_share >= 0.8 and report.phrase_ends >= 4, (label, BOUNDS, report)
+    assert report.outer_parallels == 0, (label, BOUNDS, report)
+    assert report.velocity_range["melody"] >= 30, (label, report)
+
+
+@pytest.mark.parametrize("style", ["orchestral", "piano", "ambient", "electronic", "rock"])
+def test_the_composer_states_and_develops_one_theme_in_every_style(style, tmp_path):
+    plan = make_plan(STORY)
+    cuts = sorted([s.start for s in plan.scenes[1:]] + [s.start + 7.3 for s in plan.scenes])  # and a shot cut in each
+    shots = Shots(cuts=tuple(Cut(t, 1.0) for t in cuts), detector="test", duration=plan.duration)
+    for seed in range(3):
+        path = tmp_path / f"{seed}.mid"
+        write_midi(compose(plan, conceive(plan, style=style, seed=seed), shots), path)
+        assert_within_bounds(analyse_midi(path), (style, seed))
+
+
+@pytest.mark.slow
+def test_the_demo_soundtrack_has_a_theme_phrases_and_cadences(scored_demo):
+    assert_within_bounds(analyse_midi(scored_demo / "score.mid"), "demo")
+
+
+def test_parallels_are_judged_against_the_bass_as_it_sounds_after_a_repeated_note_cuts_a_long_one():
+    from narrascore.synth.procedural.harmony import chord
+    from narrascore.synth.procedural.theme import avoid_parallels
+
+    c_major = lambda t: chord("I", 0, "major")  # noqa: E731
+    # a long low C under repeated Cs: the repeat ends it (as the MIDI writer does), so at 2 s the bass
+    # sounding is the G alone, and C/C -> G/G (octaves, both rising) must be moved
+    bass = [(0.0, 4.0, 36, 80, 1), (0.0, 1.0, 36, 80, 1), (1.0, 2.0, 36, 80, 1), (2.0, 3.0, 43, 80, 1)]
+    melody = [(0.0, 1.0, 72, 80, 0), (2.0, 3.0, 79, 80, 0)]
+    out = avoid_parallels(melody, bass, c_major)
+    first, second = out[0][2], out[1][2]
+    assert {first % 12, second % 12} <= {0, 4, 7}  # still chord tones
+    assert not ((first - 36) % 12 in (0, 7) and (second - 43) % 12 == (first - 36) % 12), out
+
+
+def test_every_drawn_theme_is_singable():
+    from narrascore.synth.procedural.theme import draw_theme
+
+    for seed in range(200):
+        theme = draw_theme(np.random.default_rng(seed))
+        degrees = np.array(theme.degrees)
+        assert len(degrees) == 4 and 0 not in theme.steps  # four notes, no repeated note
+        assert len(set(np.sign(theme.steps))) == 2  # the contour turns
+        assert degrees.max() - degrees.min() <= 5  # within a sixth
+        assert theme.rhythm[0] == 0.0 and {0.0, 2.0} <= set(theme.rhythm)  # the strong beats carry theme notes
+        assert theme.inverted().degrees == tuple(-d for d in theme.degrees)

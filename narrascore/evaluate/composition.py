@@ -5,15 +5,16 @@ ticks-per-beat, so the tempo map does not matter), bars from its time signatures
 markers, the melody from the track named ``melody``, the lowest voice from ``bass``, and the harmony
 from every pitched track. Measures (docs/evaluation.md):
 
-- ``theme_recurrence``: the share of melody bars whose interval sequence states the main theme
-  (the bar pattern that most other bars match), transposed (each interval within 2 semitones and
-  in the same direction: a diatonic or chordal transposition) or inverted;
+- ``theme_recurrence``: the share of melody bars that state the main theme (the interval pattern
+  that states it in the most bars), transposed (each interval within 2 semitones and in the same
+  direction: a diatonic or chordal transposition) or inverted, in one bar, augmented over two
+  consecutive bars (their notes joined), or diminished (both halves of a bar state it);
 - ``min_rhythms_per_8_bars``: the fewest distinct bar rhythms (onsets to a sixteenth) in any 8
   consecutive melody bars;
 - ``cadence_share``: at phrase ends (every 4th bar from a scene's start, and the bar before each
   scene cut), the share whose last melody note is held a beat or more on a tone of the sounding harmony;
-- ``outer_parallels``: consecutive fifths or octaves between melody and bass (both voices move the
-  same way, into the same perfect interval);
+- ``outer_parallels``: consecutive fifths or octaves between the melody and the lowest sounding bass
+  note (both voices move the same way, into the same perfect interval);
 - ``velocity_range``: per track, the spread of note velocities.
 """
 
@@ -55,13 +56,13 @@ def analyse_midi(path: str | Path) -> CompositionReport:
     """The composition report of ``path`` (a type-1 MIDI file with a track named ``melody``)."""
     midi = _read(Path(path))
     melody = sorted(midi.notes.get("melody", []))
-    played = [(start, bar) for start, bar in zip(midi.bar_starts, _bars_of(melody, midi.bar_starts)) if bar]
-    patterns = [tuple(np.diff([p for _, _, p, _ in bar]).tolist()) for _, bar in played]
+    by_bar = _bars_of(melody, midi.bar_starts)
+    played = [(start, bar) for start, bar in zip(midi.bar_starts, by_bar) if bar]
     rhythms = [tuple(round(GRID * (on - start)) for on, _, _, _ in bar) for start, bar in played]
     cadence_share, phrase_ends = _cadences(midi, melody)
     return CompositionReport(
         melody_bars=len(played),
-        theme_recurrence=_recurrence(patterns),
+        theme_recurrence=_recurrence([[p for _, _, p, _ in bar] for bar in by_bar]),
         min_rhythms_per_8_bars=min((len(set(rhythms[i:i + 8])) for i in range(max(1, len(rhythms) - 7))), default=0),
         cadence_share=cadence_share,
         phrase_ends=phrase_ends,
@@ -128,13 +129,37 @@ def _matches(a: tuple, b: tuple) -> bool:
     return bool(same or inverted)
 
 
-def _recurrence(patterns: list[tuple]) -> float:
-    """Share of bars matching the main theme: the candidate (among the 30 most common patterns) most bars match."""
-    candidates = [p for p, _ in Counter(p for p in patterns if len(p) >= 2).most_common(30)]
-    if not candidates:
+def _pattern(pitches: list[int]) -> tuple:
+    return tuple(np.diff(pitches).tolist())
+
+
+def _statements(bars: list[list[int]]) -> list[tuple[tuple[int, ...], tuple[tuple, ...]]]:
+    """Every place the theme could be stated: (the bars it covers, the patterns that must all match).
+    A bar on its own; two consecutive bars joined (augmentation); a bar's two halves (diminution)."""
+    units = []
+    for i, pitches in enumerate(bars):
+        if not pitches:
+            continue
+        units.append(((i,), (_pattern(pitches),)))
+        half = len(pitches) // 2
+        if len(pitches) % 2 == 0 and half >= 3:
+            units.append(((i,), (_pattern(pitches[:half]), _pattern(pitches[half:]))))
+        if i + 1 < len(bars) and bars[i + 1]:
+            units.append(((i, i + 1), (_pattern(pitches + bars[i + 1]),)))
+    return units
+
+
+def _recurrence(bars: list[list[int]]) -> float:
+    """Share of melody bars stating the main theme: the candidate (among the 30 most common patterns)
+    stated in the most bars."""
+    played = sum(1 for pitches in bars if pitches)
+    units = _statements(bars)
+    candidates = [p for p, _ in Counter(u[0] for _, u in units if len(u[0]) >= 2).most_common(30)]
+    if not played or not candidates:
         return 0.0
-    best = max(sum(_matches(c, p) for p in patterns) for c in candidates)
-    return best / len(patterns)
+    best = max(len({i for covered, patterns in units if all(_matches(c, p) for p in patterns) for i in covered})
+               for c in candidates)
+    return best / played
 
 
 def _sounding_pitch_classes(midi: _Midi, beat: float) -> set[int]:
@@ -162,14 +187,16 @@ def _cadences(midi: _Midi, melody) -> tuple[float, int]:
 
 
 def _parallels(melody, bass) -> int:
-    """Consecutive perfect fifths or octaves between the melody and the bass sounding under it."""
+    """Consecutive perfect fifths or octaves between the melody and the lowest bass note sounding under it."""
     if not bass:
         return 0
-    starts = np.array([b[0] for b in bass])
+    ons = np.array([b[0] for b in bass])
+    offs = np.array([b[1] for b in bass])
+    pitches = np.array([b[2] for b in bass])
 
     def bass_at(beat: float):
-        i = int(np.searchsorted(starts, beat + 0.125, side="right")) - 1
-        return bass[i][2] if i >= 0 and bass[i][1] > beat + 0.125 else None
+        sounding = (ons <= beat + 0.125) & (offs > beat + 0.125)
+        return int(pitches[sounding].min()) if sounding.any() else None
 
     count, previous = 0, None
     for on, _, pitch, _ in melody:

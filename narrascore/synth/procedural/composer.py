@@ -42,14 +42,16 @@ import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
 from .answers import answer_events
-from .harmony import (PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, nearest_degree, scale_pitch,
-                      snap_to_chord, voicing)
+from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, snap_to_chord, voicing
 from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
     timpani_figure, velocity,
 )
 from .performance import expression, pedal, perform
+from .theme import Theme, avoid_parallels, compose_melody, draw_theme
 
+COMPOSER_VERSION = 2  # part of the render stage's identity: a change of what is composed recomputes old renders
+PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15
 RITARDANDO = 0.5  # the last beat of the piece is this much longer than its first unslowed beat
@@ -188,10 +190,12 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
     groups: dict[str, Track] = {}
     for part in parts:
         groups.setdefault(part.group, Track(part.group, [])).parts.append(part)
-    motif = _motif(rng)
+    theme = draw_theme(rng)
+    classes = [affect_class(c.valence, 2 * c.intensity - 1) for c in concept.cues]
+    tense = (lambda i: classes[bars_meta[i][3]] == "tense")  # noqa: E731
     for track in groups.values():
         for part in track.parts:
-            track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, motif, concept))
+            track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, theme, tense))
     _shot_accents(groups, shots, bounds, bars, pattern)
     if plan.events:
         starts = np.array([b.start for b in bars])
@@ -200,6 +204,7 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
     if plan.duration >= MIN_ENDING_SECONDS and not any(e.time >= bars[-1].start for e in plan.events):
         _final_hold(groups, bars[-1], plan.duration)  # (an event in the last bar, or a short clip, keeps its groove)
+    _outer_voices(groups, bars)
     anchors = list(bounds) + [bars[-1].start] + [e.time for e in plan.events]
     anchors += list(shots.cut_times()) if shots is not None else []
     perform(groups, bars, anchors, seed=concept.seed, duration=plan.duration)
@@ -270,7 +275,9 @@ def _harmonise(bars_meta, grid, concept, sample, rng, n_segments) -> list[Bar]:
                     chords = [(t0, chord(predominant, next_tonic, next_mode)), (mid, chord(dominant, next_tonic, next_mode))]
                 else:
                     chords = [(t0, chord(dominant, next_tonic, next_mode))]
-            else:
+            elif j % PERIOD == PERIOD - 1 and mid is not None:  # the period's consequent closes V-I
+                chords = [(t0, chord(dominant, tonic, mode)), (mid, chord(TONIC[mode], tonic, mode))]
+            else:  # (the antecedent, four bars of the progression, ends on its half cadence)
                 chords = [(t0, chord(progression[j % len(progression)], tonic, mode))]
             beats = grid[b0:b0 + nb]
             a, v = sample(beats, ci)
@@ -278,36 +285,15 @@ def _harmonise(bars_meta, grid, concept, sample, rng, n_segments) -> list[Bar]:
     return bars
 
 
-@dataclass(frozen=True)
-class Motif:
-    """Melodic identity: a rhythm (onsets in beats within a 4-beat bar) per density level, and a contour."""
-
-    rhythms: tuple[tuple[float, ...], ...]
-    contour: tuple[int, ...]
-
-
-RHYTHM_CHOICES = (
-    ((0.0,), (0.0, 2.0)),
-    ((0.0, 2.0), (0.0, 1.5, 2.0), (0.0, 2.0, 3.0)),
-    ((0.0, 1.0, 2.0, 3.0), (0.0, 1.0, 1.5, 2.0, 3.0), (0.0, 0.5, 1.0, 2.0, 3.0)),
-    ((0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5), (0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 3.5), (0.0, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)),
-)
-
-
-def _motif(rng: np.random.Generator) -> Motif:
-    rhythms = tuple(choices[int(rng.integers(len(choices)))] for choices in RHYTHM_CHOICES)
-    steps = rng.choice([-2, -1, -1, 1, 1, 2, 0, 3, -3], size=8, p=[0.1, 0.2, 0.15, 0.2, 0.15, 0.08, 0.04, 0.04, 0.04])
-    return Motif(rhythms=rhythms, contour=tuple(int(s) for s in steps))
-
-
-def _play(part: Part, bars: list[Bar], pattern, motif: Motif, concept: MusicConcept):
+def _play(part: Part, bars: list[Bar], pattern, theme: Theme, tense):
     role = part.group
     if part.is_drum:
         return _play_kit(bars, pattern)
     if role == "percussion":
         return _play_timpani(bars, pattern)
     if role == "melody":
-        return _melody(bars, pattern, motif)
+        return compose_melody(bars, theme, center=pattern.melody_center, min_arousal=pattern.melody_min_arousal,
+                              tense=tense, velocity=lambda a, accent: velocity(a, accent, base=44, span=68))
     notes = []
     previous = None
     sounding: dict[int, int] = {}  # pad pitch -> index of its note in ``notes``
@@ -365,56 +351,34 @@ def _play_timpani(bars: list[Bar], pattern):
     return notes
 
 
-def _melody(bars: list[Bar], pattern, motif: Motif):
-    notes = []
-    step = 0
-    pitch = None
-    for bar in bars:
-        a0, v0 = float(bar.arousal[0]), float(bar.valence[0])
-        if a0 < pattern.melody_min_arousal:
-            pitch = None
-            continue
-        level = int(np.searchsorted([-0.5, 0.0, 0.5], a0, side="right"))
-        nb = len(bar.beats)
-        durations = np.diff(np.append(bar.beats, bar.end))
-        onsets = [o for o in motif.rhythms[level] if o < nb]
-        center = pattern.melody_center + round(4 * v0 + 3 * a0)
-        legato = 0.95 - 0.3 * max(0.0, a0)
-        for k, onset in enumerate(onsets):
-            t = _beat_time(bar, durations, onset)
-            nxt = _beat_time(bar, durations, onsets[k + 1]) if k + 1 < len(onsets) else bar.end
-            ch = _chord_at(bar, t)
-            if pitch is None:
-                pitch = snap_to_chord(center, ch)
-            else:
-                degree = nearest_degree(pitch, ch.tonic, ch.mode) + motif.contour[step % len(motif.contour)]
-                candidate = scale_pitch(ch.tonic, ch.mode, degree)
-                if abs(candidate - center) > 7:  # keep the line in its register: turn back
-                    degree -= 2 * motif.contour[step % len(motif.contour)]
-                    candidate = scale_pitch(ch.tonic, ch.mode, degree)
-                pitch = candidate
-            step += 1
-            strong = onset == int(onset) and int(onset) % 2 == 0
-            if strong or k == len(onsets) - 1 and bar.last_in_segment:
-                pitch = snap_to_chord(pitch, ch)
-            a = float(np.interp(t, bar.beats, bar.arousal))
-            notes.append((t, t + max(0.06, legato * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0, base=44, span=68)))
-        if bar.last_in_segment:
-            step = 0  # restate the motif from the start in the next scene
-    return notes
-
-
-def _beat_time(bar: Bar, durations: np.ndarray, onset: float) -> float:
-    i = int(onset)
-    return float(bar.beats[i] + (onset - i) * durations[i])
-
-
 def _chord_at(bar: Bar, t: float) -> Chord:
     current = bar.chords[0][1]
     for start, ch in bar.chords:
         if start <= t + 1e-9:
             current = ch
     return current
+
+
+def _outer_voices(groups: dict[str, Track], bars: list[Bar]) -> None:
+    """No consecutive fifths or octaves between the melody and the bass (``theme.avoid_parallels``);
+    a cadence's held last note keeps its root, the note before it moves instead."""
+    melody, bass = groups.get("melody"), groups.get("bass")
+    if melody is None or bass is None:
+        return
+    starts = np.array([b.start for b in bars])
+
+    def chord_at(t: float) -> Chord:
+        return _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t)
+
+    ends = {b.end for b in bars if b.last_in_segment}
+
+    def strong(t: float) -> bool:  # on beat 1 or 3 of its bar
+        bar = bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)]
+        k = int(np.argmin(np.abs(bar.beats - t)))
+        return abs(bar.beats[k] - t) < 1e-6 and k % 2 == 0
+
+    melody.notes = avoid_parallels(melody.notes, bass.notes, chord_at, strong=strong,
+                                   keep=lambda n: any(abs(n[1] - e) < 0.3 for e in ends) and n[1] - n[0] > 0.4)
 
 
 def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[float], bars: list[Bar], pattern) -> None:
