@@ -48,7 +48,7 @@ from .orchestration import (
     timpani_figure, velocity,
 )
 from .performance import expression, pedal, perform
-from .theme import Theme, avoid_parallels, compose_melody, draw_theme
+from .theme import Bar, Theme, avoid_parallels, compose_melody, draw_theme
 
 COMPOSER_VERSION = 2  # part of the render stage's identity: a change of what is composed recomputes old renders
 PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
@@ -57,21 +57,6 @@ MAX_BAR_STRETCH = 0.15
 RITARDANDO = 0.5  # the last beat of the piece is this much longer than its first unslowed beat
 MIN_ENDING_SECONDS = 20.0  # shorter clips end in their groove, without the held final chord
 RING_OUT_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar: beat start times (s), the affect at each beat, and its chords [(start s, chord)]."""
-
-    start: float
-    end: float
-    beats: np.ndarray
-    arousal: np.ndarray
-    valence: np.ndarray
-    chords: tuple[tuple[float, Chord], ...]
-    segment: int
-    first_in_segment: bool
-    last_in_segment: bool
 
 
 @dataclass

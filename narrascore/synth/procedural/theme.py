@@ -34,7 +34,7 @@ with the bass (the outer voices) to another chord tone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -93,13 +93,18 @@ def draw_theme(rng: np.random.Generator) -> Theme:
     return Theme(rhythm, steps, sequence=int(rng.choice((-2, -1, 1, 2))), variant=variant)
 
 
-class MelodyBar(Protocol):
+@dataclass(frozen=True)
+class Bar:
+    """One bar: beat start times (s), the affect at each beat, and its chords [(start s, chord)]."""
+
     start: float
     end: float
     beats: np.ndarray
     arousal: np.ndarray
     valence: np.ndarray
     chords: tuple[tuple[float, Chord], ...]
+    segment: int
+    first_in_segment: bool
     last_in_segment: bool
 
 
@@ -112,7 +117,7 @@ def density_level(arousal: float) -> int:
     return int(np.searchsorted(LEVELS, arousal, side="right"))
 
 
-def compose_melody(bars: Sequence[MelodyBar], theme: Theme, *, center: int, min_arousal: float,
+def compose_melody(bars: Sequence[Bar], theme: Theme, *, center: int, min_arousal: float,
                    tense: Callable[[int], bool], velocity: Callable[[float, int], int]) -> list[Note]:
     """The melody over ``bars`` (see the module docstring). ``tense(i)``: is bar ``i`` in a tense cue."""
     notes: list[Note] = []
