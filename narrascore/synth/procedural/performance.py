@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # composer imports this module
-    from .composer import Bar, Track
+    from .composer import Track
+    from .theme import Bar
 
 TIMING_SD = (0.003, 0.005, 0.008)  # s: downbeat, other beat, off the beat
 DRUM_TIMING = 0.5  # drummers sit tighter
