@@ -36,6 +36,7 @@ Deterministic: every random choice comes from ``numpy.random.default_rng([concep
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,8 +184,7 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
             track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, theme, tense))
     _shot_accents(groups, shots, bounds, bars, pattern)
     if plan.events:
-        starts = np.array([b.start for b in bars])
-        chord_at = (lambda t: _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t))  # noqa: E731
+        chord_at = _chord_lookup(bars)
         arousal_at = (lambda t: float(np.interp(t, plan.times, plan.arousal)))  # noqa: E731
         answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
     if plan.duration >= MIN_ENDING_SECONDS and not any(e.time >= bars[-1].start for e in plan.events):
@@ -336,12 +336,10 @@ def _play_timpani(bars: list[Bar], pattern):
     return notes
 
 
-def _chord_at(bar: Bar, t: float) -> Chord:
-    current = bar.chords[0][1]
-    for start, ch in bar.chords:
-        if start <= t + 1e-9:
-            current = ch
-    return current
+def _chord_lookup(bars: list[Bar]) -> Callable[[float], Chord]:
+    """``chord_at(t)``: the chord sounding at ``t`` s, in whichever bar holds ``t``."""
+    starts = np.array([b.start for b in bars])
+    return lambda t: bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)].chord_at(t)
 
 
 def _outer_voices(groups: dict[str, Track], bars: list[Bar]) -> None:
@@ -351,10 +349,7 @@ def _outer_voices(groups: dict[str, Track], bars: list[Bar]) -> None:
     if melody is None or bass is None:
         return
     starts = np.array([b.start for b in bars])
-
-    def chord_at(t: float) -> Chord:
-        return _chord_at(bars[max(0, int(np.searchsorted(starts, t, side="right")) - 1)], t)
-
+    chord_at = _chord_lookup(bars)
     ends = {b.end for b in bars if b.last_in_segment}
 
     def strong(t: float) -> bool:  # on beat 1 or 3 of its bar
@@ -382,7 +377,7 @@ def _shot_accents(groups: dict[str, Track], shots: Shots | None, bounds: list[fl
             continue
         harmony = groups.get("harmony")
         if harmony is not None and harmony.parts:
-            p = snap_to_chord(72, _chord_at(bar, cut))
+            p = snap_to_chord(72, bar.chord_at(cut))
             harmony.notes.append((cut, cut + 0.4, p, velocity(a, 4, base=30, span=64), harmony.parts[0].channel))
 
 

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .harmony import SCALES, Chord, nearest_degree, scale_pitch
+from .harmony import SCALES, TONIC, Chord, chord, nearest_degree, scale_pitch
 
 Note = tuple[float, float, int, int]  # start s, end s, pitch, velocity
 LEVELS = (-0.5, 0.0, 0.5)  # arousal thresholds of the four density levels
@@ -107,6 +107,14 @@ class Bar:
     first_in_segment: bool
     last_in_segment: bool
 
+    def chord_at(self, t: float) -> Chord:
+        """The chord sounding at ``t`` s (the bar's first before its first change)."""
+        current = self.chords[0][1]
+        for start, ch in self.chords:
+            if start <= t + 1e-9:
+                current = ch
+        return current
+
 
 def role_of(phrase_bar: int) -> int:
     """0 and 1: statement, 2: continuation, 3: cadence."""
@@ -139,7 +147,7 @@ def compose_melody(bars: Sequence[Bar], theme: Theme, *, center: int, min_arousa
         heard = set() if role == 0 else heard
         if bar.last_in_segment or role == 3:
             played = _cadence(bar, _fresh([_cadence_onsets(bar, r) for r in CADENCE_RHYTHMS[level]], heard), middle,
-                              major=_chord_at(bar, bar.start).mode == "major")
+                              major=bar.chord_at(bar.start).mode == "major")
         elif role == 2:
             played = _continuation(bar, motif, _fresh(CONTINUATION_RHYTHMS[level], heard), middle)
         elif role == 1 and pending:
@@ -200,7 +208,7 @@ def _continuation(bar, motif: Theme, rhythm: tuple[float, ...], middle: int):
     """The theme's head (its first notes) again and again, each time a step lower."""
     nb = len(bar.beats)
     onsets = [o for o in rhythm if o < nb]
-    start = _chord_tone_near(_chord_at(bar, _beat_time(bar, 0.0)), middle)
+    start = _chord_tone_near(bar.chord_at(_beat_time(bar, 0.0)), middle)
     degree = nearest_degree(start, *_key(bar))
     fragment = motif.degrees[:3] if len(rhythm) >= 6 else motif.degrees[:2]
     pitches, previous = [], None
@@ -246,10 +254,11 @@ def _realise(motif: Theme, bar, target: int, onsets: Sequence[float], following,
         return (bar, onset) if onset < nb or following is None else (following, onset - nb)
 
     first_bar, first_onset = where(onsets[0])
-    first_chord = _chord_at(first_bar, _beat_time(first_bar, first_onset))
+    first_chord = first_bar.chord_at(_beat_time(first_bar, first_onset))
     tones = _melodic_tones(first_chord)
     starts = [p for p in range(target - 7, target + 8) if p % 12 in tones]
     degrees = motif.degrees
+    home = _tonic_triad(first_bar)
 
     def from_start(start: int) -> tuple[float, list[int]]:
         start_degree = nearest_degree(start, *_key(first_bar))
@@ -262,8 +271,7 @@ def _realise(motif: Theme, bar, target: int, onsets: Sequence[float], following,
             # the notes on the theme's own strong beats, in every form
             strong = motif.rhythm[k] in (0.0, 2.0)
             pitches.append(_place(b, onset, start_degree + degrees[k], pitches[-1], step, strong=strong))
-            moved += abs(pitches[-1] - chord_scale_pitch(_chord_at(b, _beat_time(b, onset)), start_degree + degrees[k]))
-        home = _tonic_triad(first_bar)
+            moved += abs(pitches[-1] - chord_scale_pitch(b.chord_at(_beat_time(b, onset)), start_degree + degrees[k]))
         away = sum(1 for p in pitches if p % 12 not in home)
         return FIT_WEIGHT * moved + _cost(first_chord, start, target) + HOME_WEIGHT * away, pitches
 
@@ -273,7 +281,7 @@ def _realise(motif: Theme, bar, target: int, onsets: Sequence[float], following,
 def _place(bar, onset: float, degree: int, previous: int | None, step: int = 0, strong: bool | None = None) -> int:
     """Scale ``degree`` at ``onset``, adjusted to the sounding chord; where ``strong`` (by default: on
     beats 1 and 3) the chord tone nearest to it on the side the step goes (the contour's direction kept)."""
-    ch = _chord_at(bar, _beat_time(bar, onset))
+    ch = bar.chord_at(_beat_time(bar, onset))
     pitch = chord_scale_pitch(ch, degree)
     if strong is None:
         strong = onset == int(onset) and int(onset) % 2 == 0
@@ -292,7 +300,7 @@ def chord_scale_pitch(ch: Chord, degree: int) -> int:
     """``scale_pitch`` in the chord's key, with a scale tone a semitone from a chord tone outside the
     scale moved onto it (the raised leading tone over V in minor, the lowered second over bII)."""
     pitch = scale_pitch(ch.tonic, ch.mode, degree)
-    scale = {(ch.tonic + s) % 12 for s in SCALES[ch.mode]}
+    scale = _scale_classes(ch.tonic, ch.mode)
     if pitch % 12 not in ch.pitch_classes:
         for d in (1, -1):
             if (pitch + d) % 12 in ch.pitch_classes and (pitch + d) % 12 not in scale:
@@ -318,14 +326,18 @@ def _melodic_tones(ch: Chord) -> set[int]:
     the line that draws the ear keeps the mode the valence asked for."""
     tones = set(ch.pitch_classes)
     if ch.mode == "major":
-        diatonic = tones & {(ch.tonic + s) % 12 for s in SCALES["major"]}
+        diatonic = tones & _scale_classes(ch.tonic, "major")
         tones = diatonic or tones
     return tones
 
 
+def _scale_classes(tonic: int, mode: str) -> set[int]:
+    return {(tonic + s) % 12 for s in SCALES[mode]}
+
+
 def _tonic_triad(bar) -> set[int]:
     tonic, mode = _key(bar)
-    return {tonic % 12, (tonic + (4 if mode == "major" else 3)) % 12, (tonic + 7) % 12}
+    return set(chord(TONIC[mode], tonic, mode).pitch_classes)
 
 
 def _key(bar) -> tuple[int, str]:
@@ -337,14 +349,6 @@ def _beat_time(bar, onset: float) -> float:
     i = min(int(onset), len(bar.beats) - 1)
     durations = np.diff(np.append(bar.beats, bar.end))
     return float(bar.beats[i] + (onset - i) * durations[i])
-
-
-def _chord_at(bar, t: float) -> Chord:
-    current = bar.chords[0][1]
-    for start, ch in bar.chords:
-        if start <= t + 1e-9:
-            current = ch
-    return current
 
 
 # --------------------------------------------------------------------------- outer voices
@@ -390,7 +394,7 @@ def avoid_parallels(melody: list[tuple], bass: list[tuple], chord_at: Callable[[
                 continue
             s, _, p, _, _ = out[j]
             ch = chord_at(s)
-            allowed = ch.pitch_classes if strong(s) else {(ch.tonic + d) % 12 for d in SCALES[ch.mode]} | set(ch.pitch_classes)
+            allowed = ch.pitch_classes if strong(s) else _scale_classes(ch.tonic, ch.mode) | set(ch.pitch_classes)
             options += [(abs(q - p) + 6 * turns(j, q), j, q) for q in range(p - 5, p + 6)
                         if q != p and q % 12 in allowed and (q - lows[j]) % 12 not in (0, 7)]
         if options:
