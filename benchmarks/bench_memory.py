@@ -8,7 +8,7 @@ content repeating). Both are cached. Each run writes into a fresh folder; peak m
 over the `narrascore` process and its worker processes (PSS and RSS summed), beside ``wait4``'s peak
 RSS of the largest single process. Target: under 1 GiB and about the same for both lengths.
 
-    python benchmarks/bench_memory.py [--quick] [--runs N]
+    python benchmarks/bench_memory.py [--quick] [--runs N] [--soundfont PATH]
 
 With --quick: 1 and 8 minutes instead of 5 and 40.
 """
@@ -74,7 +74,9 @@ def repeated_video(source: Path, times: int) -> Path:
 
 def main() -> None:
     p = bl.parser(__doc__.splitlines()[0])
+    p.add_argument("--soundfont", default=None, help="render with this SoundFont (default: the best one installed)")
     args = p.parse_args()
+    font = ["--soundfont", args.soundfont] if args.soundfont else []
     runs = bl.runs_of(args, default=2)
     sys.path.insert(0, str(bl.REPO))
     from narrascore.media import probe
@@ -90,7 +92,7 @@ def main() -> None:
     for r in range(runs):
         for v in (videos if r % 2 == 0 else videos[::-1]):
             out = bl.scratch_dir(f"memory-{v.stem}")
-            t = bl.run_timed(narrascore_cmd() + ["score", str(v), "-o", str(out), "--quiet"], sample_memory=True)
+            t = bl.run_timed(narrascore_cmd() + ["score", str(v), "-o", str(out), "--quiet", *font], sample_memory=True)
             shutil.rmtree(out, ignore_errors=True)
             print(f"  run {r + 1}/{runs} {v.name:<32} {t.wall:7.1f} s  largest process {bl.mib(t.max_rss):6.0f} MiB  "
                   f"tree RSS {bl.mib(t.tree_rss):6.0f} MiB  tree PSS {bl.mib(t.tree_pss):6.0f} MiB  exit {t.returncode}", flush=True)

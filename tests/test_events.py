@@ -81,15 +81,20 @@ def test_a_step_inside_a_shot_reaches_the_curve_and_the_music(scored):
 
 
 def test_the_pretrained_listener_hears_the_step(scored):
-    """VibeNet (where the listen extra is installed) hears more energy in the 6 s after the step than in the 6 s before."""
+    """VibeNet (where the listen extra is installed) hears more energy in the last 4 s than in the first 4 s.
+
+    The 2 s before the step (4 to 6 s) hold the build that announces it, part of the music's answer to
+    the step: the calm is the 4 s before the build.
+    """
     from narrascore.evaluate import listeners
 
     if not listeners.vibenet_installed():
         pytest.skip("the listen extra (VibeNet) is not installed")
-    heard = listeners.VibeNetListener(window_s=6.0, hop_s=3.0).hear(scored("step", STEP) / "soundtrack.wav")
+    heard = listeners.VibeNetListener(window_s=4.0, hop_s=1.0).hear(scored("step", STEP) / "soundtrack.wav")
     energy = heard.descriptors["energy"]
-    assert heard.times[0] == 3.0 and heard.times[-1] == 9.0
-    assert energy[-1] - energy[0] >= 0.1, energy
+    assert heard.times[0] == 2.0 and heard.times[-1] == 10.0
+    assert energy[-1] - energy[0] >= 0.3, energy
+
 
 def test_a_steady_build_rises_monotonically_and_is_told(scored):
     plan = plan_of(scored("ramp", RAMP, analyze_only=True))

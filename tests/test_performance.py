@@ -68,7 +68,9 @@ def test_timing_is_humanised_but_the_cut_and_event_accents_are_exact(plan, shots
     for (name, _), (on, dev, velocity) in parts.items():
         to_scene_cut = np.min(np.abs(on[:, None] - markers[None, :]), axis=1)
         near = to_scene_cut < 0.02  # a humanised note this close to a cut would be one moved off it
-        assert near.any() and np.all(to_scene_cut[near] < 1.5e-3), name  # exact, to the MIDI tick
+        assert np.all(to_scene_cut[near] < 1.5e-3), name  # exact, to the MIDI tick
+        if not (style == "piano" and name == "percussion"):  # (piano's drums join mid-scene, at the climax)
+            assert near.any(), name
         at_anchor = np.min(np.abs(on[:, None] - anchors[None, :]), axis=1) < 1.5e-3
         deviations.append(dev[~at_anchor])
         assert np.ptp(velocity) >= 30, name  # velocity range per part (phrase, metre, arousal)

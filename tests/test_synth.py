@@ -367,7 +367,7 @@ def test_an_announced_big_event_gets_a_build_a_drop_out_and_a_hit(plan, shots, s
         gaps, velocities = np.diff([n[0] for n in roll]), [n[3] for n in roll]
         assert len(roll) >= 12 and gaps[-1] < gaps[0] / 2 and velocities[-1] > velocities[0] + 20  # speeds up, crescendo
         assert [n for n in tracks["percussion"] if n[2] == CRASH and abs(n[0] - 10.0) < 1e-6]
-    else:  # no kit: a rising ostinato of chord tones in the harmony
+    else:  # piano builds in its own instrument: a rising ostinato of chord tones in the harmony
         before = {n[:3] for t in plain.tracks if t.name == "harmony" for n in t.notes}
         added = sorted(n for n in tracks["harmony"] if 8.0 <= n[0] < 10.0 and n[:3] not in before)
         assert len(added) >= 12 and added[-1][2] > added[0][2] and added[-1][3] > added[0][3]

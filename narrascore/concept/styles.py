@@ -48,12 +48,13 @@ STYLE_SPECS: dict[str, StyleSpec] = {
     "piano": StyleSpec(
         name="piano",
         genre="solo piano",
-        description="intimate solo piano piece",
+        description="intimate piano piece",
         instruments=(
             ("melody", "Acoustic Grand Piano"),
             ("harmony", "Acoustic Grand Piano"),
             ("bass", "Acoustic Grand Piano"),
             ("pad", "String Ensemble 2"),
+            ("percussion", DRUM_KIT),  # the climax only
         ),
         tempo_low=56.0,
         tempo_high=118.0,

@@ -7,7 +7,8 @@
   the ``BUILD`` seconds before it) and the event is at least ``BIG`` strong, in each style's idiom
   (``_build``): a snare roll speeding up from 4 to 16 strokes a second in place of the kit's groove,
   with a timpani roll (orchestral), a tom fill in its last half second (rock) or a riser climbing the
-  harmony (electronic); a rising ostinato of chord tones where there is no roll (piano, ambient);
+  harmony (electronic); piano and ambient build in their own instruments instead, with a rising
+  ostinato of chord tones (their kits join only at a climax or hit);
   always crescendo into the hit.
 * **drop-out**, before a big hit (strength >= ``BIG``) in styles other than ambient: melody,
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
@@ -85,14 +86,14 @@ def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: fl
 def _build(groups: dict, kit, timpani, ch: Chord, t0: float, t1: float, s: float, style: str) -> None:
     """The style's build over ``[t0, t1]`` into a big announced hit, crescendo from 35 to 60 + 40 s.
 
-    Where the style has a kit (not ambient) a snare roll speeding up (4 -> 16 strokes/s) replaces
+    Where the style has a kit (not piano or ambient) a snare roll speeding up (4 -> 16 strokes/s) replaces
     the groove; orchestral adds a timpani roll on the chord's root in its last second, rock turns the roll's last half
     second into a tom fill down the kit, electronic adds a riser (chord tones climbing two octaves in
-    the harmony); piano and ambient, with no roll, get the rising ostinato in the harmony.
+    the harmony); piano and ambient get the rising ostinato in the harmony.
     """
     pace = (t0, t1)
     harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
-    if kit is not None and style != "ambient":
+    if kit is not None and style not in ("piano", "ambient"):
         track = groups[kit.group]
         # the roll replaces the groove: a kit that keeps its beat under a roll blurs the build and masks the hit
         track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not t0 - 1e-9 <= n[0] < t1 - 1e-9]

@@ -51,7 +51,7 @@ from .orchestration import (
 from .performance import expression, pedal, perform
 from .theme import Bar, Theme, avoid_parallels, compose_melody, draw_theme
 
-COMPOSER_VERSION = 2  # part of the render stage's identity: a change of what is composed recomputes old renders
+COMPOSER_VERSION = 3  # part of the render stage's identity: a change of what is composed recomputes old renders
 PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15

@@ -19,6 +19,7 @@ from .harmony import Chord, voicing
 DRUM_CHANNEL = 9
 # GM percussion keys
 KICK, SNARE, CLAP, CLOSED_HAT, OPEN_HAT, CRASH, RIDE, LOW_TOM, MID_TOM, SHAKER = 36, 38, 39, 42, 46, 49, 51, 45, 47, 70
+TAMBOURINE = 54
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Part:
 @dataclass(frozen=True)
 class StylePattern:
     harmony: str  # arpeggio | ostinato | arp16 | power | bells
-    bass: str  # long | walk | pulse | piano
+    bass: str  # long | walk | pulse | rolling | piano
     kit: str  # none | orchestral | rock | electronic | ambient
     melody_center: int  # MIDI pitch at neutral valence/arousal
     melody_min_arousal: float  # below this the melody rests
@@ -50,13 +51,14 @@ PATTERNS = {
                                {"melody": 100, "harmony": 84, "bass": 96, "pad": 88, "percussion": 96},
                                # seating: violins left, basses and horns right, winds and timpani centre
                                {"melody": 52, "harmony": 38, "bass": 88, "pad": 78, "percussion": 64}),
-    "piano": StylePattern("arpeggio", "piano", "none", 74, -1.1, 0.0, 2.0,
-                          {"melody": 110, "harmony": 92, "bass": 96, "pad": 70, "percussion": 0},
+    # piano: alone when calm, strings from a = 0, cinematic drums only at the climax
+    "piano": StylePattern("arpeggio", "piano", "orchestral", 74, -1.1, 0.0, 0.5,
+                          {"melody": 110, "harmony": 92, "bass": 96, "pad": 70, "percussion": 90},
                           {"melody": 72, "harmony": 56, "bass": 52, "pad": 64, "percussion": 64}),
     "ambient": StylePattern("bells", "long", "ambient", 76, -0.6, -1.1, 0.2,
                             {"melody": 80, "harmony": 84, "bass": 90, "pad": 100, "percussion": 70},
                             {"melody": 80, "harmony": 44, "bass": 64, "pad": 64, "percussion": 64}),
-    "electronic": StylePattern("arp16", "pulse", "electronic", 74, -0.4, -1.1, -0.5,
+    "electronic": StylePattern("arp16", "rolling", "electronic", 74, -0.4, -1.1, -0.5,
                                {"melody": 84, "harmony": 76, "bass": 100, "pad": 84, "percussion": 100},
                                {"melody": 50, "harmony": 106, "bass": 64, "pad": 22, "percussion": 64}),
     "rock": StylePattern("power", "pulse", "rock", 70, -0.5, -0.2, -0.6,
@@ -154,17 +156,25 @@ def harmony_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndar
             p = order[step % len(order)]
             step += 1
             end = min(t1, s + hold * d / n) if kind != "arpeggio" else t1
-            notes.append((s, max(end, s + 0.05), p, velocity(a, 6 if s == t0 else 0, base=30, span=64)))
+            v = velocity(a, 6 if s == t0 else 0, base=30, span=64)
+            notes.append((s, max(end, s + 0.05), p, v))
+            if kind == "bells" and a >= BELL_ECHO:  # a shimmer: each bell echoed an octave up a sixteenth later
+                notes.append((s + d / 4, max(end, s + d / 4 + 0.05), p + 12, max(1, v - 8)))
     return notes, voice
 
 
+BELL_ECHO = 0.6  # ambient: from this arousal each bell is echoed an octave up
 DRIVING = 0.4  # piano: from this arousal the left hand plays driving octaves
+GROOVE = 0.35  # ambient: from this arousal the sub bass pulses and the kit grooves (downtempo)
+PEAK = 0.65  # electronic: from this arousal the bass rolls in octave sixteenths; open hats and ride join
 
 
 def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray, arousal: np.ndarray) -> list[Note]:
     root = 36 + (chord.root - 36) % 12
     up = chord.intervals[2] if len(chord.intervals) > 2 else 7  # the chord's own fifth (diminished in iio, viio7)
     fifth = root + up if root + up <= 50 else root + up - 12
+    if kind == "long" and float(arousal[0]) >= GROOVE:
+        kind = "pulse"
     if kind == "long" or (kind == "walk" and float(arousal[0]) < -0.2):
         return [(t0, t1, root if kind == "walk" else root - 12 * (root > 40), velocity(float(arousal[0]), 4))]
     notes: list[Note] = []
@@ -179,11 +189,12 @@ def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray
                 notes.append((b, min(t1, b + 2 * d), root if i % 4 == 0 else fifth, velocity(a, 4)))
         elif kind == "walk":
             notes.append((b, b + 0.8 * d, (root, fifth, root + 12, fifth)[i % 4] if a > 0.3 else (root, fifth)[i % 2], velocity(a, 4)))
-        else:  # pulse: eighths at arousal >= -0.2, else quarter notes
-            n = 2 if a >= -0.2 else 1
+        else:  # pulse: quarter notes, eighths from arousal -0.2; rolling: octave sixteenths at the peak
+            n = 4 if kind == "rolling" and a >= PEAK else 2 if a >= -0.2 else 1
             for k in range(n):
                 s = b + k * d / n
-                notes.append((s, s + 0.85 * d / n, root, velocity(a, 6 if k == 0 else 0)))
+                p = root + 12 if n == 4 and k % 2 else root
+                notes.append((s, s + 0.85 * d / n, p, velocity(a, 6 if k == 0 else -10 if n == 4 and k % 2 else 0)))
     return notes
 
 
@@ -210,6 +221,9 @@ def kit_figure(kit: str, t0: float, t1: float, beats: np.ndarray, arousal: np.nd
             hit(KICK, b, 10)
             if beat_in_bar % 2 == 1 and level >= 2:
                 hit(CLAP, b, 4)
+            if level >= 4:  # the peak: ride on the beat, the open hat on the off-beat
+                hit(RIDE, b, -10, 0.3)
+                hit(OPEN_HAT, b + d / 2, -8, 0.2)
             hit(CLOSED_HAT, b + d / 2, -12)
             if level >= 3:
                 hit(CLOSED_HAT, b + d / 4, -22)
@@ -226,8 +240,21 @@ def kit_figure(kit: str, t0: float, t1: float, beats: np.ndarray, arousal: np.nd
                     hit(SNARE, b + k * d / 4, -18)
         elif kit == "ambient":
             hit(RIDE, b, -16, 0.5)
-            if level >= 2:
+            if level >= 4:  # the top: shaker sixteenths and a tambourine on the backbeat
+                for k in range(4):
+                    hit(SHAKER, b + k * d / 4, -20)
+                if beat_in_bar % 2 == 1:
+                    hit(TAMBOURINE, b, -6, 0.2)
+            elif level >= 2:
                 hit(SHAKER, b + d / 2, -24)
+            if a >= GROOVE:  # a downtempo groove: kick on 1 and 3 (every beat at the top), clap backbeat, hats
+                if beat_in_bar % 2 == 0 or level >= 4:
+                    hit(KICK, b, 0, 0.3)
+                if beat_in_bar % 2 == 1:
+                    hit(CLAP, b, -6)
+                hit(CLOSED_HAT, b + d / 2, -16)
+                if level >= 4:
+                    hit(CLOSED_HAT, b + d / 4, -26)
     if bar_start and notes and float(arousal[0]) > 0.3 and kit != "ambient":
         notes.append((t0, t0 + 0.5, CRASH, velocity(float(arousal[0]), 0, base=30, span=70)))
     return notes
