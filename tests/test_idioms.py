@@ -106,3 +106,36 @@ def test_a_listener_hears_every_style_more_energetic_when_aroused(tmp_path):
         idx = [int(np.argmin(np.abs(curve.times - (i + 0.5) * bv.SCENE))) for i in range(len(bv.SIGNS))]
         heard[style] = bv._separation(curve.descriptors["energy"][idx])
     assert min(heard.values()) >= 0.4, heard
+
+
+def test_positive_valence_detaches_the_melody_and_keeps_its_cadences_held():
+    """Arousal held at 0: the melody is staccato in the +0.8 scenes, legato in the -0.8 ones."""
+    plan = bv.alternating_plan("valence")
+    score = compose(plan, conceive(plan, style="orchestral"))
+    beat = float(np.median(np.diff(score.beat_times)))
+    melody = next(t.notes for t in score.tracks if t.name == "melody")
+    lengths = {i: [(n[1] - n[0]) / beat for n in in_scene(melody, i)] for i in range(5)}
+    for i in (0, 2):
+        assert np.median(lengths[i]) <= 0.4, (i, lengths[i])
+        assert max(lengths[i]) >= 0.9  # the cadence's goal is held
+    for i in (1, 3):
+        assert np.median(lengths[i]) >= 0.8, (i, lengths[i])
+
+
+def test_a_listener_hears_the_orchestral_valence_apart_with_arousal_held(tmp_path):
+    """VibeNet's valence, orchestral, valence-only plan: + scenes above - scenes (before the articulation: -0.10).
+
+    With the full MuseScore General; with Lite the separation is +0.05 (before: -0.10), too close to call.
+    """
+    from narrascore.evaluate import listeners
+    from narrascore.synth.procedural.soundfont import find_soundfont
+
+    if not listeners.vibenet_installed():
+        pytest.skip("the listen extra (VibeNet) is not installed")
+    font = find_soundfont()
+    if font.name not in ("MuseScore_General.sf3", "MuseScore_General_Full.sf3"):  # (with Lite: +0.05)
+        pytest.skip(f"measured with the full MuseScore General (the install's SoundFont), not {font.name}")
+    path = bv.render_plan(bv.alternating_plan("valence"), "orchestral", tmp_path, font)
+    curve = listeners.VibeNetListener(window_s=6.0, hop_s=1.0).hear(path)
+    idx = [int(np.argmin(np.abs(curve.times - (i + 0.5) * bv.SCENE))) for i in range(len(bv.SIGNS))]
+    assert bv._separation(curve.descriptors["valence"][idx]) >= 0.1

@@ -19,7 +19,8 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
 * **melody**: one motif (rhythm per density level and a contour of scale steps) drawn from the seed
   and repeated through the score; strong beats snap to chord tones; register centre rises with
   valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
-  eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65).
+  eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65) and, detached
+  (staccato), with positive valence.
 * **dynamics**: velocity 38..108 with arousal plus metric accents; CC7 and CC10 set the style's mix.
 * **performance** (``performance``): humanised timing (none on the accents that mark cuts and events),
   velocity by phrase and metre, CC11 expression from arousal with swells inside long notes, and
@@ -51,7 +52,7 @@ from .orchestration import (
 from .performance import expression, pedal, perform
 from .theme import Bar, Theme, avoid_parallels, compose_melody, draw_theme
 
-COMPOSER_VERSION = 3  # part of the render stage's identity: a change of what is composed recomputes old renders
+COMPOSER_VERSION = 4  # part of the render stage's identity: a change of what is composed recomputes old renders
 PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15

@@ -121,6 +121,12 @@ def role_of(phrase_bar: int) -> int:
     return phrase_bar % 4
 
 
+# Articulation by valence (Gabrielsson & Lindstrom 2010, Juslin & Laukka 2003: staccato reads happy,
+# legato sad, at any tempo): at valence v > 0 a melody note sounds at most (1 - STACCATO v) of a beat;
+# a phrase's cadence note is still held.
+STACCATO = 0.8
+
+
 def density_level(arousal: float) -> int:
     return int(np.searchsorted(LEVELS, arousal, side="right"))
 
@@ -163,12 +169,15 @@ def compose_melody(bars: Sequence[Bar], theme: Theme, *, center: int, min_arousa
                 pending = []  # a statement begun on the phrase's second bar is not carried into the third
         heard.add(tuple(o for o, _ in played))
         legato = 0.95 - 0.3 * max(0.0, a0)
+        longest = (bar.end - bar.start) / len(bar.beats) * (1.0 - STACCATO * v0) if v0 > 0 else np.inf
         for k, (onset, pitch) in enumerate(played):
             t = _beat_time(bar, onset)
             nxt = _beat_time(bar, played[k + 1][0]) if k + 1 < len(played) else bar.end
             a = float(np.interp(t, bar.beats, bar.arousal))
             held = legato if k + 1 < len(played) else max(legato, 0.9)
-            notes.append((t, t + max(0.06, held * (nxt - t)), int(pitch), velocity(a, 8 if onset == 0 else 0)))
+            cadence_goal = k + 1 == len(played) and (bar.last_in_segment or role == 3)  # held, however detached the rest
+            length = held * (nxt - t) if cadence_goal else min(held * (nxt - t), longest)
+            notes.append((t, t + max(0.06, length), int(pitch), velocity(a, 8 if onset == 0 else 0)))
     return notes
 
 
