@@ -7,7 +7,7 @@ SoundFont and normalised to -16 LUFS, and heard by VibeNet (the middle 6 s of ev
 the descriptor listener (mean over the scene). Prints one JSON line per style and test: the
 separation (mean of the + scenes minus mean of the - scenes) on each listener's 0..1 scale.
 
-    python benchmarks/bench_valence.py OUT [--styles orchestral,piano]
+    python benchmarks/bench_valence.py OUT [--styles orchestral,piano] [--soundfont PATH]
 
 Run it once per code version (before / after a change) on the same machine; the issue's targets:
 VibeNet valence separation >= 0.15 in the valence-only test, energy separation >= 0.4 in the
@@ -91,8 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--styles", default=",".join(STYLES))
+    parser.add_argument("--soundfont", default=None, help="default: the best one installed")
     args = parser.parse_args()
-    font = find_soundfont()
+    font = find_soundfont(args.soundfont)
     for style in args.styles.split(","):
         for dimension in ("valence", "arousal"):
             path = render_plan(alternating_plan(dimension), style, args.out / f"{style}-{dimension}", font)

@@ -88,6 +88,20 @@ def play(font, **load) -> np.ndarray:
     return np.concatenate(blocks)
 
 
+def test_decoding_streams_the_samples_to_the_file(sf3, cache):
+    """Memory holds the compressed font and one decoded sample, not the decoded font (Full: 489 MB)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        decoded = fontcache.decoded_soundfont(sf3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # (the sf3's bytes, read, and their slices; the whole decoded font in memory made it 5 times the sf2)
+    assert peak < 3 * sf3.stat().st_size, (peak, sf3.stat().st_size, decoded.stat().st_size)
+
+
 def test_an_sf3_is_decoded_once_and_plays_as_the_sf3_does(sf3, cache):
     decoded = fontcache.decoded_soundfont(sf3)
     assert decoded.parent == cache and decoded.suffix == ".sf2"

@@ -40,7 +40,7 @@ def decoded_soundfont(path: str | os.PathLike[str]) -> Path:
     if not _is_compressed(chunks):
         return path
     try:
-        return _cached_copy(path, ".sf2", lambda tmp: tmp.write_bytes(_decode(path, _read_riff(path, samples=True))))
+        return _cached_copy(path, ".sf2", lambda tmp: _write_decoded(path, _read_riff(path, samples=True), tmp))
     except (OSError, OutputError) as exc:  # a read-only or full cache: slower, but it still renders
         log.warning("%s: cannot keep a decoded copy in %s (%s); the SoundFont is decoded in every run", path,
                     _folder(), exc)
@@ -142,38 +142,47 @@ def _is_compressed(chunks: dict[str, bytes]) -> bool:
     return any(h[9] & COMPRESSED for h in _headers(chunks))
 
 
-def _decode(path: Path, chunks: dict[str, bytes]) -> bytes:
-    """The sf2 bytes of the sf3 ``chunks``: every Vorbis sample decoded to 16-bit PCM."""
+def _write_decoded(path: Path, chunks: dict[str, bytes], out: Path) -> None:
+    """Write the sf2 of the sf3 ``chunks`` to ``out``: every Vorbis sample decoded to 16-bit PCM.
+
+    Each sample is written as it is decoded and the chunk sizes are filled in at the end, so memory
+    holds the compressed samples and one decoded sample (MuseScore General Full decodes to 489 MB).
+    """
     import soundfile as sf
 
     smpl = dict(_subchunks(chunks["sdta"])).get(b"smpl", b"")
     headers = _headers(chunks)
-    pcm: list[np.ndarray] = []
-    offset = 0
-    fixed = []
-    for name, start, end, loop_start, loop_end, rate, pitch, correction, link, kind in headers[:-1]:
-        if kind & COMPRESSED:
-            try:
-                audio, _ = sf.read(io.BytesIO(smpl[start:end]), dtype="float32", always_2d=True)
-            except Exception as exc:  # libsndfile's errors name no file
-                raise MediaError(f"{path}: a compressed sample of this SoundFont does not decode ({exc})") from None
-            samples = np.round(np.clip(audio[:, 0], -1.0, 1.0) * 32767.0).astype("<i2")
-            loop_start, loop_end = loop_start + offset, loop_end + offset  # sf3 loops count from the sample's start
-            kind &= ~COMPRESSED
-        else:
-            samples = np.frombuffer(smpl, dtype="<i2")[start:max(end, loop_end)]
-            loop_start, loop_end = loop_start - start + offset, loop_end - start + offset
-        fixed.append((name, offset, offset + len(samples), loop_start, loop_end, rate, pitch, correction, link, kind))
-        pcm.append(samples)
-        offset += len(samples)
-    fixed.append(headers[-1][:1] + (0,) * 5 + (0, 0, 0, 0))  # the terminal "EOS" record
-    pdta = b"".join(_chunk(kind, b"".join(SHDR.pack(*h) for h in fixed) if kind == b"shdr" else body)
-                    for kind, body in _subchunks(chunks["pdta"]))
     info = b"".join(_chunk(kind, struct.pack("<HH", 2, 1) if kind == b"ifil" else body)
                     for kind, body in _subchunks(chunks["INFO"]))
-    sdta = _chunk(b"smpl", np.concatenate(pcm).tobytes() if pcm else b"")
-    body = b"sfbk" + _list(b"INFO", info) + _list(b"sdta", sdta) + _list(b"pdta", pdta)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    offset = 0  # in samples
+    fixed = []
+    with open(out, "wb") as f:
+        f.write(b"RIFF\0\0\0\0sfbk" + _list(b"INFO", info))
+        sdta_at = f.tell()
+        f.write(b"LIST\0\0\0\0sdtasmpl\0\0\0\0")
+        for name, start, end, loop_start, loop_end, rate, pitch, correction, link, kind in headers[:-1]:
+            if kind & COMPRESSED:
+                try:
+                    audio, _ = sf.read(io.BytesIO(smpl[start:end]), dtype="float32", always_2d=True)
+                except Exception as exc:  # libsndfile's errors name no file
+                    raise MediaError(f"{path}: a compressed sample of this SoundFont does not decode ({exc})") from None
+                samples = np.round(np.clip(audio[:, 0], -1.0, 1.0) * 32767.0).astype("<i2")
+                loop_start, loop_end = loop_start + offset, loop_end + offset  # sf3 loops count from the sample's start
+                kind &= ~COMPRESSED
+            else:
+                samples = np.frombuffer(smpl, dtype="<i2")[start:max(end, loop_end)]
+                loop_start, loop_end = loop_start - start + offset, loop_end - start + offset
+            fixed.append((name, offset, offset + len(samples), loop_start, loop_end, rate, pitch, correction, link, kind))
+            f.write(samples.tobytes())
+            offset += len(samples)
+        fixed.append(headers[-1][:1] + (0,) * 5 + (0, 0, 0, 0))  # the terminal "EOS" record
+        f.write(_list(b"pdta", b"".join(_chunk(kind, b"".join(SHDR.pack(*h) for h in fixed) if kind == b"shdr" else body)
+                                         for kind, body in _subchunks(chunks["pdta"]))))
+        total = f.tell()
+        smpl_bytes = 2 * offset  # 16-bit samples: always even, so no pad byte
+        for at, size in ((4, total - 8), (sdta_at + 4, 4 + 8 + smpl_bytes), (sdta_at + 16, smpl_bytes)):
+            f.seek(at)
+            f.write(struct.pack("<I", size))
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
