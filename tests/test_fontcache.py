@@ -184,3 +184,21 @@ def test_compressed_fonts_and_an_unwritable_cache_load_whole(sf3, tmp_path, monk
     monkeypatch.setenv("NARRASCORE_CACHE", str(blocked))
     assert fontcache.mapped_samples(font, native) is None
     assert "cannot keep its decoded samples" in caplog.text
+
+
+def test_a_decoded_copys_floats_are_converted_in_slices_exactly_as_the_renderer_loads_them(sf3, cache, native, monkeypatch):
+    decoded = fontcache.decoded_soundfont(sf3)
+    monkeypatch.setattr(fontcache, "FLOAT_SLICE", 1000)  # many slices, one ending mid-font
+    loads = []
+
+    class Counted:  # the renderer's loader, counting its loads
+        samples = native.samples
+
+        def __new__(cls, path):
+            loads.append(path)
+            return native(path)
+
+    samples = fontcache.mapped_samples(decoded, Counted)
+    assert samples is not None and not loads  # converted here, not by loading the whole font
+    assert samples.tobytes() == bytes(native(str(decoded)).samples())
+    assert play(decoded).tobytes() == play(decoded, samples=samples).tobytes()
