@@ -162,3 +162,56 @@ def test_every_drawn_theme_is_singable():
         assert degrees.max() - degrees.min() <= 5  # within a sixth
         assert theme.rhythm[0] == 0.0 and {0.0, 2.0} <= set(theme.rhythm)  # the strong beats carry theme notes
         assert theme.inverted().degrees == tuple(-d for d in theme.degrees)
+
+
+@pytest.mark.parametrize("style", ["orchestral", "piano", "ambient", "electronic", "rock"])
+def test_the_pad_plays_a_counter_line_against_the_melody_where_the_texture_has_room(style, monkeypatch):
+    from narrascore.synth.procedural import counterline
+
+    lines: list[list] = []
+    solve = counterline._solve
+    monkeypatch.setattr(counterline, "_solve", lambda run: lines.append((list(run), solve(list(run)))) or lines[-1][1])
+    plan = make_plan(STORY)
+    score = compose(plan, conceive(plan, style=style))
+    slots = {r[0]: r for run, _ in lines for r in run}
+    notes = [n for _, line in lines for n in line]
+    assert len(notes) >= 8, len(notes)
+    contrary = similar = 0
+    for _, line in lines:
+        for a, b in zip(line, line[1:]):
+            if abs(a[1] - b[0]) > 1e-6:
+                continue  # (a rest between them)
+            m0, m1 = slots[a[0]][2], slots[b[0]][2]
+            dc, dm = b[2] - a[2], m1 - m0
+            contrary += dc * dm < 0
+            similar += dc * dm > 0
+            assert not (dc * dm > 0 and (m1 - b[2]) % 12 in (0, 7)), (a, b)  # no hidden fifths or octaves
+    assert contrary > similar, (contrary, similar)
+    for n in notes:
+        assert 3 <= slots[n[0]][2] - n[2] <= counterline.LOWEST  # under the melody, above the bass's reach
+    pad = next(t for t in score.tracks if t.name == "pad")
+    by_pitch: dict[int, list] = {}
+    for n in sorted(pad.notes):
+        assert all(n[0] >= e - 1e-6 for e in by_pitch.get(n[2], [])[-1:]), n
+        by_pitch.setdefault(n[2], []).append(n[1])  # every pad note, the line's included, sounds alone on its key
+
+
+def test_the_counter_line_breathes_before_a_big_hit_in_every_style(monkeypatch):
+    """Even ambient, which keeps its pad through a hit, stops the line: a line ringing into a hit blunts it."""
+    import dataclasses
+
+    from narrascore.artifacts import Event
+    from narrascore.synth.procedural import composer
+    from narrascore.synth.procedural.answers import DROP
+
+    made = []
+    real = composer.counter_line
+    monkeypatch.setattr(composer, "counter_line", lambda *a: made.append(real(*a)) or made[-1])
+    plan = make_plan(STORY)
+    sounding = lambda line, t: [n for n in line if n[0] < t and n[1] > t - DROP]  # noqa: E731
+    for style in ("ambient", "orchestral"):
+        made.clear()
+        compose(plan, conceive(plan, style=style))
+        t = next(n[0] + 0.5 * (n[1] - n[0]) for n in made[-1] if n[0] > 24.0)  # inside a line note
+        compose(dataclasses.replace(plan, events=(Event(t, "impact", 0.9),)), conceive(plan, style=style))
+        assert sounding(made[0], t) and not sounding(made[-1], t), style

@@ -21,6 +21,8 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
   valence (+4 semitones per unit) and arousal (+3); density goes from one note per bar to
   eighths as arousal rises; articulation shortens with arousal (legato 0.95 -> 0.65) and, detached
   (staccato), with positive valence.
+* **counter-line** (``counterline``): where arousal is moderate, the pad plays a second voice against
+  the melody, twice a bar, mostly in contrary motion and in thirds and sixths with it.
 * **dynamics**: velocity 38..108 with arousal plus metric accents; CC7 and CC10 set the style's mix.
 * **performance** (``performance``): humanised timing (none on the accents that mark cuts and events),
   velocity by phrase and metre, CC11 expression from arousal with swells inside long notes, and
@@ -43,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
-from .answers import answer_events
+from .answers import BIG, DROP, answer_events
+from .counterline import counter_line, in_counter_bar
 from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, snap_to_chord, voicing
 from .orchestration import (
     DRUM_CHANNEL, LOW_TOM, Part, bass_figure, harmony_figure, kit_figure, pad_figure, pattern_for, resolve_parts,
@@ -52,7 +55,7 @@ from .orchestration import (
 from .performance import expression, pedal, perform
 from .theme import Bar, Theme, avoid_parallels, compose_melody, draw_theme
 
-COMPOSER_VERSION = 4  # part of the render stage's identity: a change of what is composed recomputes old renders
+COMPOSER_VERSION = 5  # part of the render stage's identity: a change of what is composed recomputes old renders
 PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15
@@ -183,6 +186,11 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
     for track in groups.values():
         for part in track.parts:
             track.notes.extend((s, e, p, v, part.channel) for s, e, p, v in _play(part, bars, pattern, theme, tense))
+    if "melody" in groups and groups.get("pad") is not None and groups["pad"].parts:
+        pad = groups["pad"]
+        breaths = [(e.time - DROP, e.time) for e in plan.events if e.strength >= BIG]
+        line = counter_line(bars, groups["melody"].notes, pad.notes, breaths)
+        pad.notes.extend((s, e, p, v, pad.parts[0].channel) for s, e, p, v in line)
     _shot_accents(groups, shots, bounds, bars, pattern)
     if plan.events:
         chord_at = _chord_lookup(bars)
@@ -297,7 +305,7 @@ def _play(part: Part, bars: list[Bar], pattern, theme: Theme, tense):
                 notes.extend(bass_figure(pattern.bass, ch, t0, t1, beats, arousal))
             elif role == "pad":
                 if float(arousal.mean()) >= pattern.pad_min_arousal:
-                    figure = pad_figure(ch, t0, t1, float(arousal.mean()), previous)
+                    figure, voice = pad_figure(ch, t0, t1, float(arousal.mean()), previous, top=not in_counter_bar(bar))
                     tied: dict[int, int] = {}
                     for s, e, p, v in figure:  # common tones are tied over, not struck again (legato)
                         i = sounding.get(p)
@@ -308,7 +316,7 @@ def _play(part: Part, bars: list[Bar], pattern, theme: Theme, tense):
                             notes.append((s, e, p, v))
                             tied[p] = len(notes) - 1
                     sounding = tied
-                    previous = tuple(p for _, _, p, _ in figure)
+                    previous = voice
                 else:
                     previous, sounding = None, {}
     return notes

@@ -198,10 +198,13 @@ def bass_figure(kind: str, chord: Chord, t0: float, t1: float, beats: np.ndarray
     return notes
 
 
-def pad_figure(chord: Chord, t0: float, t1: float, arousal: float, previous: tuple[int, ...] | None, center: int = 62) -> tuple[Note, ...]:
-    voice = voicing(chord, center, size=3, previous=previous)  # three voices: sustained pads are the costliest part
+def pad_figure(chord: Chord, t0: float, t1: float, arousal: float, previous: tuple[int, ...] | None, center: int = 62,
+               top: bool = True) -> tuple[tuple[Note, ...], tuple[int, ...]]:
+    """(notes, voicing): three voices (sustained pads are the costliest part), voice-led from ``previous``;
+    without the ``top`` one where a counter-line takes it (the voicing returned keeps all three)."""
+    voice = voicing(chord, center, size=3, previous=previous)
     v = velocity(arousal, base=30, span=68)
-    return tuple((t0, t1, p, v) for p in voice)
+    return tuple((t0, t1, p, v) for p in (voice if top else sorted(voice)[:-1])), voice
 
 
 def kit_figure(kit: str, t0: float, t1: float, beats: np.ndarray, arousal: np.ndarray, bar_start: bool) -> list[Note]:
