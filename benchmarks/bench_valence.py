@@ -66,15 +66,17 @@ def render_plan(plan: NarrativePlan, style: str, folder: Path, font: Path) -> Pa
     return out
 
 
+def vibenet_separations(path: Path) -> dict[str, float]:
+    """VibeNet's valence and energy separation, each from the 6 s window centred on every scene's middle."""
+    curve = listeners.VibeNetListener(window_s=6.0, hop_s=1.0).hear(path)
+    idx = [int(np.argmin(np.abs(curve.times - (i + 0.5) * SCENE))) for i in range(len(SIGNS))]
+    return {name: _separation(curve.descriptors[name][idx]) for name in ("valence", "energy")}
+
+
 def separations(path: Path) -> dict[str, float]:
     heard = {}
     if listeners.vibenet_installed():
-        curve = listeners.VibeNetListener(window_s=6.0, hop_s=1.0).hear(path)
-        # the window centred on each scene's middle
-        idx = [int(np.argmin(np.abs(curve.times - (i + 0.5) * SCENE))) for i in range(len(SIGNS))]
-        for name in ("valence", "energy"):
-            values = curve.descriptors[name][idx]
-            heard[f"vibenet_{name}"] = _separation(values)
+        heard.update({f"vibenet_{name}": value for name, value in vibenet_separations(path).items()})
     desc = estimate_emotion(path)
     for name, values in (("valence", desc.valence), ("arousal", desc.arousal)):
         means = np.array([values[(desc.times >= i * SCENE + 1) & (desc.times < (i + 1) * SCENE - 1)].mean() for i in range(len(SIGNS))])

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .harmony import SCALES
+from .harmony import scale_classes
 from .theme import Bar
 
 COUNTER_MIN, COUNTER_MAX = -0.5, 0.5  # arousal of the bars that get a counter-line
@@ -92,7 +92,7 @@ def _line(bars: Sequence[Bar], melody: Sequence[tuple], pad: Sequence[tuple]) ->
 def _candidates(bar: Bar, t: float, m: int, held: set[int], *, weak: bool) -> list[tuple[int, bool]]:
     """(pitch, is a chord tone) under the melody's ``m``: chord tones, and on a ``weak`` slot the key's other tones."""
     ch = bar.chord_at(t)
-    scale = {(ch.tonic + s) % 12 for s in SCALES[ch.mode]}
+    scale = scale_classes(ch.tonic, ch.mode)
     out = []
     for p in range(m - LOWEST, m - 2):
         if p in held:

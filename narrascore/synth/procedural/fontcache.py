@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -95,15 +96,11 @@ def _write_floats(sf2: Path, out: Path) -> None:
 def _smpl_span(path: Path) -> tuple[int, int]:
     """(file offset, bytes) of the sample data of the sf2 ``path``."""
     with open(path, "rb") as f:
-        f.seek(12)
-        while len(header := f.read(12)) == 12:
-            size = struct.unpack("<I", header[4:8])[0]
-            if header[8:12] == b"sdta":
-                kind, n = f.read(4), struct.unpack("<I", f.read(4) or b"\0\0\0\0")[0]
-                if kind == b"smpl":
-                    return f.tell(), n
-                break
-            f.seek(size - 4 + (size & 1), io.SEEK_CUR)
+        for name, _ in _lists(f, path):
+            if name == "sdta":
+                kind, size = f.read(4), f.read(4)
+                if kind == b"smpl" and len(size) == 4:
+                    return f.tell(), struct.unpack("<I", size)[0]
     raise MediaError(f"{path}: SoundFont has no sample data (sdta/smpl)")
 
 
@@ -131,23 +128,28 @@ def _read_riff(path: Path, *, samples: bool = False) -> dict[str, bytes]:
     """
     lists: dict[str, bytes] = {}
     with open(path, "rb") as f:
-        head = f.read(12)
-        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-            raise MediaError(f"{path}: not a SoundFont (sf2/sf3) file")
-        while len(header := f.read(12)) == 12:
-            kind, size, name = header[:4], struct.unpack("<I", header[4:8])[0], header[8:12].decode("latin-1")
-            if kind != b"LIST":
-                break
-            if name == "sdta" and not samples:
-                f.seek(size - 4, io.SEEK_CUR)
-                lists[name] = b""
-            else:
-                lists[name] = f.read(size - 4)
-            if size & 1 and f.read(1) not in (b"\0", b""):  # RIFF pads odd sizes with a zero byte, some writers do not
-                f.seek(-1, io.SEEK_CUR)
+        for name, size in _lists(f, path):
+            lists[name] = f.read(size - 4) if name != "sdta" or samples else b""
     if not {"INFO", "sdta", "pdta"} <= set(lists):
         raise MediaError(f"{path}: SoundFont is incomplete (no INFO, sdta or pdta list)")
     return lists
+
+
+def _lists(f, path: Path) -> Iterator[tuple[str, int]]:
+    """Walk the top-level LIST chunks of the open sfbk RIFF file ``f``: (name, size) with ``f`` at the body
+    (after the name); the caller may read it, and the walk goes on from the chunk's end either way."""
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise MediaError(f"{path}: not a SoundFont (sf2/sf3) file")
+    while len(header := f.read(12)) == 12:
+        kind, size, name = header[:4], struct.unpack("<I", header[4:8])[0], header[8:12].decode("latin-1")
+        if kind != b"LIST":
+            break
+        body = f.tell()
+        yield name, size
+        f.seek(body + size - 4)
+        if size & 1 and f.read(1) not in (b"\0", b""):  # RIFF pads odd sizes with a zero byte, some writers do not
+            f.seek(-1, io.SEEK_CUR)
 
 
 def _subchunks(body: bytes) -> list[tuple[bytes, bytes]]:

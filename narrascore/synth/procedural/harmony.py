@@ -73,6 +73,11 @@ def affect_class(valence: float, arousal: float) -> str:
     return "active" if arousal > 0.0 else "calm"
 
 
+def scale_classes(tonic: int, mode: str) -> set[int]:
+    """The pitch classes of the ``mode`` scale on ``tonic``."""
+    return {(tonic + s) % 12 for s in SCALES[mode]}
+
+
 def scale_pitch(tonic: int, mode: str, degree: int, base_octave: int = 5) -> int:
     """MIDI pitch of scale ``degree`` (0 = tonic, may be negative or > 6) above C of ``base_octave``."""
     scale = SCALES[mode]

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .harmony import SCALES, TONIC, Chord, chord, nearest_degree, scale_pitch
+from .harmony import TONIC, Chord, chord, nearest_degree, scale_classes, scale_pitch
 
 Note = tuple[float, float, int, int]  # start s, end s, pitch, velocity
 LEVELS = (-0.5, 0.0, 0.5)  # arousal thresholds of the four density levels
@@ -309,7 +309,7 @@ def chord_scale_pitch(ch: Chord, degree: int) -> int:
     """``scale_pitch`` in the chord's key, with a scale tone a semitone from a chord tone outside the
     scale moved onto it (the raised leading tone over V in minor, the lowered second over bII)."""
     pitch = scale_pitch(ch.tonic, ch.mode, degree)
-    scale = _scale_classes(ch.tonic, ch.mode)
+    scale = scale_classes(ch.tonic, ch.mode)
     if pitch % 12 not in ch.pitch_classes:
         for d in (1, -1):
             if (pitch + d) % 12 in ch.pitch_classes and (pitch + d) % 12 not in scale:
@@ -335,13 +335,9 @@ def _melodic_tones(ch: Chord) -> set[int]:
     the line that draws the ear keeps the mode the valence asked for."""
     tones = set(ch.pitch_classes)
     if ch.mode == "major":
-        diatonic = tones & _scale_classes(ch.tonic, "major")
+        diatonic = tones & scale_classes(ch.tonic, "major")
         tones = diatonic or tones
     return tones
-
-
-def _scale_classes(tonic: int, mode: str) -> set[int]:
-    return {(tonic + s) % 12 for s in SCALES[mode]}
 
 
 def _tonic_triad(bar) -> set[int]:
@@ -403,7 +399,7 @@ def avoid_parallels(melody: list[tuple], bass: list[tuple], chord_at: Callable[[
                 continue
             s, _, p, _, _ = out[j]
             ch = chord_at(s)
-            allowed = ch.pitch_classes if strong(s) else _scale_classes(ch.tonic, ch.mode) | set(ch.pitch_classes)
+            allowed = ch.pitch_classes if strong(s) else scale_classes(ch.tonic, ch.mode) | set(ch.pitch_classes)
             options += [(abs(q - p) + 6 * turns(j, q), j, q) for q in range(p - 5, p + 6)
                         if q != p and q % 12 in allowed and (q - lows[j]) % 12 not in (0, 7)]
         if options:
