@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -27,6 +28,13 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WATCH_SECONDS = 0.5
 YIELDING_NICENESS = 10  # a yielding worker's nice value: the cores go to the others first
 STOP_SECONDS = 5.0  # a worker told to stop gets this long before it is killed
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def process_context() -> BaseContext:
@@ -231,20 +239,14 @@ class Background:
 
     def result(self, progress: Callable[[float], None] | None = None) -> Any:
         """Wait for the worker's value (or raise its error); ``progress`` gets what it reports meanwhile."""
-        while True:
-            try:
-                kind, value = self._conn.recv()
-            except EOFError:
-                self.process.join()
-                raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
-            if kind != "progress":
-                break
-            if progress is not None:
-                progress(value)
-        self.process.join()
-        if kind == "error":
-            raise value
-        return value
+        return gather([self], progress)[0]
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            return self._conn.recv()
+        except EOFError:
+            self.process.join()
+            raise NarrascoreError(f"worker process died (exit code {self.process.exitcode})") from None
 
     def __enter__(self) -> "Background":
         return self
@@ -252,3 +254,27 @@ class Background:
     def __exit__(self, *exc: Any) -> None:
         stop_process(self.process)
         self._conn.close()
+
+
+def gather(workers: list[Background], progress: Callable[[float], None] | None = None) -> list[Any]:
+    """Every worker's value, in order, or the first error one raises; ``progress`` gets the sum of the
+    latest values they report (each worker counts its own share of the work)."""
+    values: dict[int, Any] = {}
+    latest = [0.0] * len(workers)
+    waiting = {id(w._conn): i for i, w in enumerate(workers)}
+    while waiting:
+        ready = multiprocessing.connection.wait([workers[i]._conn for i in waiting.values()])
+        for conn in ready:
+            i = waiting[id(conn)]
+            kind, value = workers[i]._receive()
+            if kind == "progress":
+                latest[i] = value
+                if progress is not None:
+                    progress(sum(latest))
+                continue
+            del waiting[id(conn)]
+            workers[i].process.join()
+            if kind == "error":
+                raise value
+            values[i] = value
+    return [values[i] for i in range(len(workers))]

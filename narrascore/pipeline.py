@@ -27,7 +27,7 @@ from .lock import LOCK_NAME, hold, remove_litter
 from .media.events import EVENTS_VERSION
 from .media.features import AudioStats, VideoStats
 from .options import ScoreOptions
-from .parallel import Background
+from .parallel import Background, gather, usable_cores
 from .progress import Reporter, SilentReporter
 
 A = TypeVar("A")
@@ -189,13 +189,15 @@ class Pipeline:
         while this one decodes the video: each uses its own core.
         """
         from .media import audio_stats, scan_video
+        from .media.audio import ANALYSIS_BLOCK
+        from .media.scan import join_parts, scan_part, scan_parts, split_ranges
 
         scan_key = self._scan_key(info)
         shots = self._cached(Shots, scan_key)
         video_npz = self._stats_cache("video", stage_key("stats", scan=scan_key, sample_hz=self.options.sample_hz))
         stats = _load_stats(VideoStats, video_npz) if need_stats else None
         audio_npz = self._stats_cache("audio", stage_key("audio", media=info.content_hash, hop=self.options.hop,
-                                                           decoder=library_versions("av")))
+                                                           block=ANALYSIS_BLOCK, decoder=library_versions("av")))
         audio = _load_stats(AudioStats, audio_npz) if need_stats and info.has_audio else None
         need_video = shots is None or (need_stats and stats is None)
         need_audio = need_stats and info.has_audio and audio is None
@@ -206,16 +208,23 @@ class Pipeline:
                 # The scan runs in a worker, so that this process readies the stages after it meanwhile
                 # without taking the scan's turn at the interpreter. Workers are forked before a stage's
                 # progress bar (a thread) starts.
-                scanning = stack.enter_context(Background(
-                    scan_video, video, info, fast=self.options.fast_decode, sample_hz=self.options.sample_hz,
-                    reports_progress=True))
+                spans = split_ranges(video, scan_parts(info.duration, usable_cores()))
+                if len(spans) == 1:
+                    scanning = [stack.enter_context(Background(
+                        scan_video, video, info, fast=self.options.fast_decode, sample_hz=self.options.sample_hz,
+                        reports_progress=True))]
+                else:  # one single-threaded decoder per core, each on its own range
+                    scanning = [stack.enter_context(Background(scan_part, video, info, span, fast=self.options.fast_decode,
+                                                               reports_progress=True)) for span in spans]
                 self.import_later_stages()
                 if need_audio:  # forked after the imports, which it needs too
                     pending = stack.enter_context(Background(audio_stats, video, info, hop=self.options.hop))
                 if self.will_render:
                     self.warm_synth()  # a thread: after the forks above, so each worker starts with one
                 with self.reporter.stage("scan video", total=info.duration) as advance:
-                    stats, scanned = scanning.result(advance)
+                    found = gather(scanning, advance)
+                    stats, scanned = found[0] if len(spans) == 1 else join_parts(
+                        video, info, found, sample_hz=self.options.sample_hz)
                 _save_stats(stats, video_npz)
                 if shots is None:
                     shots = self._save(scanned, scan_key)

@@ -264,3 +264,44 @@ def test_malformed_subtitles_name_the_file(tmp_path):
     binary.write_bytes(b"\x00\x01 not subtitles")
     with pytest.raises(MediaError, match="bin.srt"):
         read_subtitle_file(binary)
+
+
+# --------------------------------------------------------------------------- the scan in ranges
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("ranges.mp4", {"bframes": 3, "gop": 12}),
+        ("ranges_open_gop.mp4", {"bframes": 3, "gop": 12, "codec_options": {"x264-params": "open-gop=1"}}),
+        ("ranges.webm", {"codec": "libvpx", "gop": 12}),
+        ("ranges.avi", {"codec": "mpeg4", "gop": 12}),
+        ("ranges_vfr.mkv", {"vfr": True, "gop": 12}),
+    ],
+)
+def test_a_scan_in_ranges_equals_one_pass(video_factory, name, options, fast):
+    """Ranges decoded apart and joined give one pass's statistics and cuts, bit for bit, also where
+    a range starts on an open group of pictures (whose leading frames belong to the range before)."""
+    from narrascore.media.scan import split_ranges
+
+    video = video_factory(name, CUT_SEGMENTS, audio=False, **options)
+    info = probe(video.path)
+    spans = split_ranges(video.path, 3)
+    assert len(spans) == 3 and spans[0].start is None and spans[-1].stop is None
+    assert spans[0].stop == spans[1].start < spans[1].stop == spans[2].start
+    one_stats, one_shots = scan_video(video.path, info, fast=fast)
+    seen: list[float] = []
+    stats, shots = scan_video(video.path, info, fast=fast, parts=3, progress=seen.append)
+    assert shots == one_shots
+    for field in ("times", "luma_mean", "luma_std", "saturation", "warmth", "motion"):
+        assert np.array_equal(getattr(stats, field), getattr(one_stats, field)), field
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(info.duration)
+
+
+def test_scan_parts_follow_cores_and_length():
+    from narrascore.media.scan import MIN_PART_SECONDS, scan_parts
+
+    assert scan_parts(600.0, 2) == 2
+    assert scan_parts(600.0, 16) == 4
+    assert scan_parts(MIN_PART_SECONDS * 1.5, 8) == 1
+    assert scan_parts(14.0, 2) == 1
+    assert scan_parts(600.0, 1) == 1

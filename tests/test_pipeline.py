@@ -265,3 +265,23 @@ def test_long_stages_report_progress(story_video, tmp_path):
     for stage in ("scan video", "scan audio", "compose+render", "mux video"):
         assert reporter.stages.get(stage), stage
         assert reporter.stages[stage][-1] == pytest.approx(14.0, abs=1.1)
+
+
+def test_the_scan_in_parallel_ranges_gives_the_one_pass_analysis(video_factory, tmp_path, monkeypatch):
+    """The pipeline decodes long videos in ranges, one worker each; the analysis is byte for byte one pass's."""
+    import narrascore.media.scan as scan
+
+    video = video_factory("story_gop12.mp4", STORY, width=320, height=180, gop=12)
+    narrascore.analyze(video.path, tmp_path / "one")  # 14 s: too short to split
+    joined = []
+    real_join = scan.join_parts
+    monkeypatch.setattr(scan, "scan_parts", lambda duration, cores: 3)
+    monkeypatch.setattr(scan, "join_parts", lambda *a, **k: joined.append(len(a[2])) or real_join(*a, **k))
+    narrascore.analyze(video.path, tmp_path / "ranges")
+    assert joined == [3]
+    for name in ("shots.json", "affect.json", "narrative.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "ranges" / name).read_bytes(), name
+    one, ranges = (np.load(next((tmp_path / d / ".narrascore").glob("video-*.npz"))) for d in ("one", "ranges"))
+    assert sorted(one.files) == sorted(ranges.files)
+    for key in one.files:
+        assert np.array_equal(one[key], ranges[key]), key

@@ -370,6 +370,34 @@ def test_a_standby_worker_gets_ready_then_runs_the_call_it_is_handed():
             worker.result()
 
 
+def _count_to(n: int, pause: float, progress=None) -> int:
+    for k in range(1, n + 1):
+        time.sleep(pause)
+        progress(float(k))
+    return n
+
+
+def _fail_after(pause: float, progress=None) -> None:
+    time.sleep(pause)
+    raise OutputError("disk full")
+
+
+def test_gather_returns_values_in_order_and_sums_progress():
+    from narrascore.parallel import Background, gather
+
+    seen: list[float] = []
+    with Background(_count_to, 5, 0.02, reports_progress=True) as a, Background(_count_to, 3, 0.01, reports_progress=True) as b:
+        assert gather([a, b], seen.append) == [5, 3]
+    assert seen == sorted(seen) and seen[-1] == 8.0  # each worker's latest count, summed
+    with Background(_count_to, 50, 0.1, reports_progress=True) as slow, Background(_fail_after, 0.05, reports_progress=True) as bad:
+        started = time.monotonic()
+        with pytest.raises(OutputError, match="disk full"):
+            gather([slow, bad])
+        pid = slow.process.pid
+    assert time.monotonic() - started < 4.0  # the error comes first, the other worker is not awaited
+    assert gone_within({pid}, 3.0) == set()
+
+
 @needs_proc
 def test_a_standby_worker_never_handed_a_call_ends_with_its_block():
     from narrascore.parallel import Background

@@ -60,8 +60,9 @@ class BatchInterrupted(KeyboardInterrupt):
 
 def default_workers() -> int:
     """min(2, CPUs available to this process)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(2, cpus))
+    from ..parallel import usable_cores
+
+    return max(1, min(2, usable_cores()))
 
 
 def run_batch(

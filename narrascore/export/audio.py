@@ -330,11 +330,13 @@ def rechunk(chunks: Iterable[np.ndarray], size: int, channels: int = 2) -> Itera
             chunk = np.repeat(chunk, channels, axis=1) if chunk.shape[1] == 1 else chunk[:, :channels]
         buffer.append(chunk)
         held += chunk.shape[0]
-        while held >= size:
-            joined = np.concatenate(buffer)
-            yield joined[:size]
-            rest = joined[size:]
-            buffer, held = [rest], rest.shape[0]
+        if held < size:
+            continue
+        joined = np.concatenate(buffer) if len(buffer) > 1 else buffer[0]
+        whole = held - held % size
+        for at in range(0, whole, size):
+            yield joined[at : at + size]
+        buffer, held = [joined[whole:]], held - whole
     if held:
         yield np.concatenate(buffer)
 

@@ -28,7 +28,7 @@ from ..artifacts import MediaInfo
 from ..errors import MediaError, NarrascoreError, OutputError
 from ..fileio import atomic_path, ensure_writable_dir
 from ..media.features import AudioStats
-from .audio import CHUNK_SECONDS, mix_under_original, rechunk
+from .audio import CHUNK_SECONDS, mix_under_original
 from .loudness import iter_wav, measure_chunks, measure_file
 
 log = logging.getLogger(__name__)
@@ -287,13 +287,14 @@ def _mux(source: av.container.InputContainer, video: Path, tmp: Path, music: Ite
 
 
 def _numbered(packets: Iterator[av.Packet], stream: int) -> Iterator[tuple[float, tuple[int, int], av.Packet]]:
+    """(decode time in s, order, packet); a stream's packets share one time base, read once (each read
+    of ``packet.time_base`` builds a Fraction: a tenth of the mux's own time)."""
+    seconds: float | None = None
     for i, packet in enumerate(packets):
-        yield _packet_time(packet), (stream, i), packet
-
-
-def _packet_time(packet: av.Packet) -> float:
-    stamp = packet.dts if packet.dts is not None else packet.pts
-    return float(stamp * packet.time_base) if stamp is not None and packet.time_base else 0.0
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if seconds is None and packet.time_base:
+            seconds = float(packet.time_base)
+        yield (stamp * seconds if stamp is not None and seconds else 0.0), (stream, i), packet
 
 
 def _copied_packets(source: av.container.InputContainer, vin: av.VideoStream, vout: av.VideoStream) -> Iterator[av.Packet]:
@@ -354,15 +355,17 @@ def _audio_packets(music: Iterable[np.ndarray], aout: av.AudioStream, origin: fl
     start = int(round(origin * AUDIO_RATE))
     tb = Fraction(1, AUDIO_RATE)
     position = 0
-    for block in rechunk(music, frame_size * 64):
-        block = block[: n_samples - position]
-        if block.shape[0] == 0:
-            break
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T, dtype=np.float32), format="fltp", layout="stereo")
-        frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start + position, tb
-        position += block.shape[0]
-        for packet in aout.encode(frame):
-            yield packet
+    step = frame_size * 64
+    for chunk in music:  # frames of any length: the encoder's own queue cuts them into its frames
+        for at in range(0, chunk.shape[0], step):
+            block = chunk[at : at + step][: n_samples - position]
+            if block.shape[0] == 0:
+                break
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T, dtype=np.float32), format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start + position, tb
+            position += block.shape[0]
+            for packet in aout.encode(frame):
+                yield packet
     for packet in aout.encode(None):
         yield packet
     if position != n_samples:

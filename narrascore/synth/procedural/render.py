@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
 from ...export.loudness import LoudnessMeter
-from ...parallel import become_worker, process_context, stop_process
+from ...parallel import become_worker, process_context, stop_process, usable_cores
 from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
@@ -478,4 +478,4 @@ def default_workers(n_samples: int) -> int:
     """Two processes (or the CPU count, if smaller) for renders longer than ``INLINE_SECONDS``."""
     if n_samples < INLINE_SECONDS * SAMPLE_RATE:
         return 0
-    return max(0, min(2, (os.cpu_count() or 1)))
+    return min(2, usable_cores())
