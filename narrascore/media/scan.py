@@ -228,7 +228,7 @@ def scan_video(
         if len(spans) > 1:
             scanned: list[ScanPart] = []
             for span in spans:
-                done = sum(float(p.times[-1] - p.times[0]) for p in scanned if p.pts)
+                done = sum(float(p.times[-1] - p.times[0]) for p in scanned if p.pts.size)
                 report = None if progress is None else (lambda seconds, done=done: progress(done + seconds))
                 scanned.append(scan_part(path, info, span, fast=fast, progress=report))
             return join_parts(path, info, scanned, sample_hz=sample_hz, cut_options=cut_options, progress=progress)
@@ -305,14 +305,14 @@ class ScanPart:
     """What one range's decode measured, frame by frame, so that ranges decoded apart join into one pass."""
 
     times: np.ndarray  # (n,) s from the video's start time
-    pts: list[int]  # the decoded frames' timestamps
+    pts: np.ndarray  # (n,) int64: the decoded frames' timestamps
     numbers: np.ndarray  # (n, 4): ``frame_numbers`` of each frame
     motion: np.ndarray  # (n,): to the frame before within the range (the first one's is recomputed on joining)
     cdf: np.ndarray  # (n, 64) and (n, 144): each frame's cut ``Signature``
     grid: np.ndarray
     first_y: np.ndarray | None  # luma planes of the first and last frame, for motion across the joins
     last_y: np.ndarray | None
-    packet_pts: list[int]
+    packet_pts: np.ndarray  # int64: the range's packets' timestamps (numpy, not lists: the joining process keeps no heap of them)
     error: str | None
 
 
@@ -351,10 +351,11 @@ def scan_part(path: str | os.PathLike[str], info: MediaInfo, span: ScanRange, *,
         except av.error.FFmpegError as exc:  # reformatting an odd pixel format
             frames.error = _reason(exc)
             del frames.decoded_pts[len(times):]
-    return ScanPart(times=np.asarray(times, np.float64), pts=frames.decoded_pts, numbers=np.asarray(numbers, np.float64).reshape(-1, 4),
+    return ScanPart(times=np.asarray(times, np.float64), pts=np.asarray(frames.decoded_pts, np.int64), numbers=np.asarray(numbers, np.float64).reshape(-1, 4),
                     motion=np.asarray(motion, np.float64), cdf=np.asarray(cdf, np.float32).reshape(len(times), -1),
                     grid=np.asarray(grid, np.float32).reshape(len(times), -1), first_y=first_y,
-                    last_y=None if previous is None else previous[1], packet_pts=frames.packet_pts, error=frames.error)
+                    last_y=None if previous is None else previous[1], packet_pts=np.asarray(frames.packet_pts, np.int64),
+                    error=frames.error)
 
 
 def join_parts(path: str | os.PathLike[str], info: MediaInfo, parts: list[ScanPart], *, sample_hz: float = 4.0,
@@ -375,10 +376,10 @@ def join_parts(path: str | os.PathLike[str], info: MediaInfo, parts: list[ScanPa
             moved = float(part.motion[i]) if i else motion_between(previous, t, part.first_y, found[0])
             stats.add_numbers(t, found, moved)
             detector.add(t, Signature(cdf=part.cdf[i], grid=part.grid[i]))
-        if part.pts:
+        if part.pts.size:
             previous = (float(part.times[-1]), part.last_y, float(part.numbers[-1, 0]))
-        packet_pts += part.packet_pts
-        decoded_pts += part.pts
+        packet_pts += part.packet_pts.tolist()
+        decoded_pts += part.pts.tolist()
         if part.error is not None:
             error = part.error
             break
