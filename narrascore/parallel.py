@@ -3,7 +3,8 @@ workers) and makes them end with the run: never an orphan, never a half-written 
 
 A worker dies with its parent, even when the parent is killed with SIGKILL or by the out-of-memory
 killer: on Linux the kernel sends it SIGTERM when the parent goes (``prctl(PR_SET_PDEATHSIG)``);
-elsewhere a thread watches the parent's PID. Workers turn SIGTERM and SIGHUP into
+a thread watches the parent's PID as well (elsewhere it sends the SIGTERM), and a worker still there
+``STOP_SECONDS`` later is killed. Workers turn SIGTERM and SIGHUP into
 ``KeyboardInterrupt``, so their atomic writes remove their temporary files on the way out.
 """
 
@@ -89,8 +90,10 @@ def become_worker(parent: int) -> None:
     if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
         if os.getppid() != parent:  # the parent was gone before the kernel was told
             raise Terminated(signal.SIGTERM)
-        return
-    if hasattr(os, "getppid") and sys.platform != "win32":  # Windows does not re-parent: the pipes break instead
+    # Also watched from a thread, everywhere but Windows (which does not re-parent: the pipes break
+    # instead): it sends SIGTERM where the kernel cannot, and SIGKILL to a worker still there
+    # ``STOP_SECONDS`` after its parent went (one that swallowed the SIGTERM, in a C library say).
+    if hasattr(os, "getppid") and sys.platform != "win32":
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="narrascore-parent-watch").start()
 
 
@@ -106,6 +109,8 @@ def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(WATCH_SECONDS)
     os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_SECONDS)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def stop_process(process: Any) -> None:

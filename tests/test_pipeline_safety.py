@@ -431,6 +431,36 @@ def test_workers_die_with_a_killed_parent():
     assert gone_within(workers, 3.0) == set()
 
 
+DEAF_WORKER = """
+import signal, sys, time
+from narrascore.parallel import Background
+
+def deaf():  # a worker stuck where SIGTERM does nothing (a C library that swallows it, say)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("deaf", flush=True)
+    time.sleep(120)
+
+with Background(deaf) as worker:
+    print(worker.process.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+@needs_proc
+def test_a_worker_deaf_to_sigterm_is_killed_soon_after_its_parent():
+    from narrascore.parallel import STOP_SECONDS
+
+    parent = subprocess.Popen([sys.executable, "-c", DEAF_WORKER], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    lines = {parent.stdout.readline().strip(), parent.stdout.readline().strip()}
+    assert "deaf" in lines
+    pid = int(next(line for line in lines if line != "deaf"))
+    parent.kill()
+    parent.wait()
+    assert gone_within({pid}, 1.0) == {pid}  # SIGTERM did nothing...
+    assert gone_within({pid}, STOP_SECONDS + 3.0) == set()  # ...SIGKILL did
+
+
 @needs_proc
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_stop_cleanly(sig, demo, tmp_path):

@@ -13,16 +13,26 @@
 * **drop-out**, before a big hit (strength >= ``BIG``) in styles other than ambient: melody,
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
 
+**Stingers** answer the story's jumps (``story_jumps``): a hard scene cut into a scene whose
+E_local lies at least ``JUMP`` away in the valence-arousal plane, where the energy rises (arousal up
+by ``RISE``) or the mood darkens (valence down by ``FALL``, arousal not down). The cut gets a hit
+(as an event's) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
+a crescendo; in electronic a riser climbs the harmony too) or a fill down the kit (rock); a strong
+jump (``BIG``) also gets the drop-out, except in ambient. Cuts into calm or into brighter light at the
+same energy get none: the music simply changes with them.
+
 Only notes are added or shortened: the beat grid, harmony and tempo map stay as composed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ...artifacts import Event
+from ...artifacts import Event, NarrativePlan, Shots
 from .harmony import Chord, voicing
 from .orchestration import CRASH, DRUM_CHANNEL, KICK, LOW_TOM, MID_TOM, SNARE
 
@@ -34,6 +44,14 @@ THINNED = ("melody", "harmony", "pad")
 FILL = 0.5  # s of tom fill at the end of a rock build
 TIMPANI_ROLL = 1.0  # s of timpani roll at the end of an orchestral build (the snare roll starts it)
 HIGH_TOM, FLOOR_TOM = 50, 41  # General MIDI drum keys (LOW_TOM 45, MID_TOM 47 come with the kit)
+CRASH_2 = 57  # the swell's cymbal: another sample than the hits' crash
+JUMP = 0.6  # distance between two scenes' (valence, arousal) from which a hard cut gets a stinger
+RISE = 0.3  # arousal rise that makes a jump a shock
+FALL = 0.5  # valence fall that makes a jump a shock where arousal holds (not below CALMER)
+CALMER = -0.1  # arousal change under which a jump is into calm: no stinger
+SWELL = 1.0  # s of approach before a stinger
+ON_THE_CUT = 0.05  # s: a scene start this close to a hard shot cut is that cut
+CLEAR_OF_EVENTS = 0.5  # s: a jump this close to an event is already answered by its hit
 
 
 def answer_events(groups: dict, events: Sequence[Event], chord_at, arousal_at, style: str, duration: float) -> None:
@@ -146,3 +164,70 @@ def _drop_out(groups: dict, t0: float, t1: float) -> None:
                 end = t0
             kept.append((start, end, p, v, c))
         track.notes = kept
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A scene cut where the story jumps: ``time`` s, ``strength`` in [0.5, 1] (from the distance jumped)."""
+
+    time: float
+    strength: float
+
+
+def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
+    """The scene cuts that get a stinger: hard cuts (any scene cut when ``shots`` is None) into a scene at
+    least ``JUMP`` away in valence and arousal, more energetic (``RISE``) or darker and not calmer
+    (``FALL``, ``CALMER``), away from the plan's events."""
+    hard = None if shots is None else np.array([c.time for c in shots.cuts if c.kind == "hard"])
+    events = np.array([e.time for e in plan.events])
+    jumps = []
+    for before, after in zip(plan.scenes, plan.scenes[1:]):
+        t = float(after.start)
+        dv, da = after.valence - before.valence, after.arousal - before.arousal
+        distance = math.hypot(dv, da)
+        if distance < JUMP or not (da >= RISE or (dv <= -FALL and da >= CALMER)):
+            continue
+        if hard is not None and not (hard.size and np.min(np.abs(hard - t)) <= ON_THE_CUT):
+            continue
+        if events.size and np.min(np.abs(events - t)) < CLEAR_OF_EVENTS:
+            continue
+        jumps.append(Jump(t, min(1.0, 0.5 + (distance - JUMP) / 1.2)))
+    return jumps
+
+
+def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, duration: float) -> None:
+    """A stinger on each jump: the style's approach over the ``SWELL`` s before it, then a hit on the cut."""
+    kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
+    timpani = next((p for t in groups.values() for p in t.parts if not p.is_drum and p.instrument == "Timpani"), None)
+    harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
+    previous = 0.0
+    for jump in jumps:
+        t, s = jump.time, jump.strength
+        if not 0 < t < duration - 0.05:
+            continue
+        t0 = max(previous, t - SWELL)
+        if kit is not None and t - t0 >= 0.25:
+            track = groups[kit.group]
+            if style == "rock":  # a fill down the kit in place of the groove
+                start = max(t0, t - FILL)
+                track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not start - 1e-9 <= n[0] < t - 1e-9]
+                toms = (SNARE, SNARE, HIGH_TOM, HIGH_TOM, MID_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM)
+                step = (t - start) / len(toms)
+                for k, tom in enumerate(toms):
+                    track.notes.append((start + k * step, start + (k + 0.9) * step, tom, _vel(55 + 45 * s * (k + 1) / len(toms)), DRUM_CHANNEL))
+            else:
+                _swell(track.notes, t0, t, s, CRASH_2)
+        if s >= BIG and style != "ambient":
+            _drop_out(groups, t - DROP, t)
+        if style == "electronic" and harmony is not None:
+            _roll(harmony.notes, t0, t, (t0, t), s, harmony.parts[0].channel, _climbing(chord_at(t0), (60, 72, 84)))
+        _hit(groups, kit, timpani, chord_at(t), t, s, duration)
+        previous = t
+
+
+def _swell(notes: list, t0: float, t1: float, s: float, key: int) -> None:
+    """A cymbal rolled with soft mallets: 16 strokes a second from almost nothing to the cut (a squared crescendo)."""
+    n = max(2, int(round((t1 - t0) * 16)))
+    for k in range(n):
+        u = k / n
+        notes.append((t0 + u * (t1 - t0), t1, key, _vel(20 + (50 + 40 * s) * u * u), DRUM_CHANNEL))

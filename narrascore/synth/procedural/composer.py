@@ -32,6 +32,8 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
 * **shot cuts inside a scene** only nudge the texture: one extra accent note on the cut.
 * **events** (``plan.events``) get a hit on their exact time, a build when the curve announces
   them and a drop-out before big ones (``answers``).
+* **stingers** (``answers.story_jumps``): a hard scene cut where the story jumps (a scene far from the
+  one before, more energetic or darker) gets a hit, approached by the style's cymbal swell or tom fill.
 
 Deterministic: every random choice comes from ``numpy.random.default_rng([concept.seed, ...])``.
 """
@@ -45,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...artifacts import Cue, MusicConcept, NarrativePlan, Shots
-from .answers import BIG, DROP, answer_events
+from .answers import BIG, DROP, answer_events, answer_jumps, story_jumps
 from .counterline import counter_line, in_counter_bar
 from .harmony import PROGRESSIONS, TONIC, Chord, affect_class, chord, key_pitch_class, snap_to_chord, voicing
 from .orchestration import (
@@ -55,7 +57,7 @@ from .orchestration import (
 from .performance import expression, pedal, perform
 from .theme import Bar, Theme, avoid_parallels, compose_melody, draw_theme
 
-COMPOSER_VERSION = 5  # part of the render stage's identity: a change of what is composed recomputes old renders
+COMPOSER_VERSION = 6  # part of the render stage's identity: a change of what is composed recomputes old renders
 PERIOD = 8  # bars: an antecedent (ending on the progression's half cadence) and a consequent (ending V-I)
 TEMPO_BREATH = 0.1  # local tempo change per unit of arousal above the segment mean
 MAX_BAR_STRETCH = 0.15
@@ -192,8 +194,10 @@ def compose(plan: NarrativePlan, concept: MusicConcept, shots: Shots | None = No
         line = counter_line(bars, groups["melody"].notes, pad.notes, breaths)
         pad.notes.extend((s, e, p, v, pad.parts[0].channel) for s, e, p, v in line)
     _shot_accents(groups, shots, bounds, bars, pattern)
+    chord_at = _chord_lookup(bars)
+    jumps = story_jumps(plan, shots)
+    answer_jumps(groups, jumps, chord_at, concept.style, plan.duration)
     if plan.events:
-        chord_at = _chord_lookup(bars)
         arousal_at = (lambda t: float(np.interp(t, plan.times, plan.arousal)))  # noqa: E731
         answer_events(groups, plan.events, chord_at, arousal_at, concept.style, plan.duration)
     if plan.duration >= MIN_ENDING_SECONDS and not any(e.time >= bars[-1].start for e in plan.events):
