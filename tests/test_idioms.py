@@ -167,6 +167,7 @@ def test_story_jumps_are_hard_cuts_into_a_far_and_more_energetic_or_darker_scene
     # 5: up in energy; 10: too near; 15: into calm; 20: darker, arousal held; 25: brighter, arousal held;
     # 30: up in energy, but a fade
     assert [j.time for j in story_jumps(plan)] == [5.0, 20.0, 30.0]
+    assert [j.darker for j in story_jumps(plan)] == [True, True, False]  # a low boom, or the bright crash
     shots = Shots(cuts=tuple(Cut(t, 1.0, "fade" if t == 30.0 else "hard") for t in (5.0, 10.0, 15.0, 20.0, 25.0, 30.0)),
                   detector="test", duration=35.0)
     jumps = story_jumps(plan, shots)
@@ -177,12 +178,12 @@ def test_story_jumps_are_hard_cuts_into_a_far_and_more_energetic_or_darker_scene
 
 @pytest.mark.parametrize("style", ["orchestral", "piano", "ambient", "electronic", "rock"])
 def test_a_jump_gets_the_styles_stinger_and_a_cut_into_calm_none(style):
-    from narrascore.synth.procedural.answers import CRASH_2, HIGH_TOM
-    from narrascore.synth.procedural.orchestration import CRASH
+    from narrascore.synth.procedural.answers import CRASH_2, FLOOR_TOM, HIGH_TOM
 
     drums = [n for n in notes_of(jump_plan(), style)["percussion"] if n[4] == DRUM_CHANNEL]
     before = sorted((n for n in drums if 7.0 <= n[0] < 8.0 - 1e-6), key=lambda n: n[0])
-    assert any(n[2] == CRASH and abs(n[0] - 8.0) < 1e-6 for n in drums)  # the hit, on the cut
+    on_the_cut = {n[2] for n in drums if abs(n[0] - 8.0) < 1e-6}
+    assert {FLOOR_TOM, KICK - 1} <= on_the_cut  # the hit: a low boom, as the mood darkens
     if style == "rock":
         assert {HIGH_TOM}.issubset({n[2] for n in before if n[0] >= 7.5})
     else:
@@ -201,8 +202,8 @@ def test_the_stinger_is_heard(style, tmp_path, monkeypatch):
     from narrascore.synth.procedural import answers
     from narrascore.synth.procedural.soundfont import bundled_soundfont
 
-    def level(x, a, b, band=None):
-        y = x if band is None else sosfilt(butter(4, band, "highpass", fs=48000, output="sos"), x)
+    def level(x, a, b, band=None, low=False):
+        y = x if band is None else sosfilt(butter(4, band, "lowpass" if low else "highpass", fs=48000, output="sos"), x)
         y = y[int(a * 48000):int(b * 48000)]
         return float(10 * np.log10(np.mean(y ** 2) + 1e-12))
 
@@ -213,9 +214,9 @@ def test_the_stinger_is_heard(style, tmp_path, monkeypatch):
         x, _ = sf.read(str(tmp_path / label / "mix.wav"), dtype="float32")  # the raw mix: one gain for both
         rendered[label] = x.mean(axis=1)
     with_, without = rendered["with"], rendered["without"]
-    # measured with TimGM6mb: the swell (or rock's fill) +19 to +50 dB above 4 kHz, the cut +1.7 to +5.7 dB
-    # there and +1.0 to +4.2 dB in all (least where the new scene's tutti already lands with a crash)
+    # measured with TimGM6mb: the swell (or rock's fill) +19 to +50 dB above 4 kHz; the cut, a low boom
+    # (the jump darkens), +4.3 to +7.2 dB below 200 Hz and +2.1 to +4.8 dB in all
     assert level(with_, 7.7, 8.0, 4000) - level(without, 7.7, 8.0, 4000) >= 10.0
-    assert level(with_, 8.0, 8.3, 4000) - level(without, 8.0, 8.3, 4000) >= 1.0
-    assert level(with_, 8.0, 8.3) - level(without, 8.0, 8.3) >= 0.5
+    assert level(with_, 8.0, 8.3, 200, low=True) - level(without, 8.0, 8.3, 200, low=True) >= 3.0
+    assert level(with_, 8.0, 8.3) - level(without, 8.0, 8.3) >= 1.5
     assert abs(level(with_, 17.0, 23.0) - level(without, 17.0, 23.0)) < 0.5  # the cut into calm: unchanged

@@ -16,7 +16,8 @@
 **Stingers** answer the story's jumps (``story_jumps``): a hard scene cut into a scene whose
 E_local lies at least ``JUMP`` away in the valence-arousal plane, where the energy rises (arousal up
 by ``RISE``) or the mood darkens (valence down by ``FALL``, arousal not down). The cut gets a hit
-(as an event's) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
+(as an event's, but a low boom in place of the crash where the mood darkens: the bright cymbal
+belongs to the scene before) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
 a crescendo; in electronic a riser climbs the harmony too) or a fill down the kit (rock); a strong
 jump (``BIG``) also gets the drop-out, except in ambient. Cuts into calm or into brighter light at the
 same energy get none: the music simply changes with them.
@@ -82,12 +83,13 @@ def _vel(x: float) -> int:
     return int(min(127, max(1, round(x))))
 
 
-def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float) -> None:
+def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float, *, dark: bool = False) -> None:
+    """``dark``: a low boom instead of a bright crash (the chord voiced low, the bass drum and the floor tom)."""
     loud = _vel(60 + 67 * s)
     end = min(duration, t + 0.6 + 0.6 * s)
     harmony = groups.get("harmony")
     if harmony is not None and harmony.parts:
-        for p in voicing(ch, 64, size=4):
+        for p in voicing(ch, 52 if dark else 64, size=4):
             harmony.notes.append((t, end, p, loud, harmony.parts[0].channel))
     bass = groups.get("bass")
     if bass is not None and bass.parts:
@@ -97,7 +99,7 @@ def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: fl
         root = 41 + (ch.root - 41) % 12
         groups[timpani.group].notes.append((t, t + 0.8, root, _vel(70 + 57 * s), timpani.channel))
     if kit is not None:
-        groups[kit.group].notes.append((t, t + 1.5, CRASH, loud, DRUM_CHANNEL))
+        groups[kit.group].notes.append((t, t + 1.5, FLOOR_TOM if dark else CRASH, loud, DRUM_CHANNEL))
         groups[kit.group].notes.append((t, t + 0.4, KICK - 1, loud, DRUM_CHANNEL))
 
 
@@ -168,10 +170,12 @@ def _drop_out(groups: dict, t0: float, t1: float) -> None:
 
 @dataclass(frozen=True)
 class Jump:
-    """A scene cut where the story jumps: ``time`` s, ``strength`` in [0.5, 1] (from the distance jumped)."""
+    """A scene cut where the story jumps: ``time`` s, ``strength`` in [0.5, 1] (from the distance jumped);
+    ``darker``: into lower valence."""
 
     time: float
     strength: float
+    darker: bool = False
 
 
 def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
@@ -191,7 +195,7 @@ def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
             continue
         if events.size and np.min(np.abs(events - t)) < CLEAR_OF_EVENTS:
             continue
-        jumps.append(Jump(t, min(1.0, 0.5 + (distance - JUMP) / 1.2)))
+        jumps.append(Jump(t, min(1.0, 0.5 + (distance - JUMP) / 1.2), darker=dv < 0))
     return jumps
 
 
@@ -221,7 +225,7 @@ def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, dura
             _drop_out(groups, t - DROP, t)
         if style == "electronic" and harmony is not None:
             _roll(harmony.notes, t0, t, (t0, t), s, harmony.parts[0].channel, _climbing(chord_at(t0), (60, 72, 84)))
-        _hit(groups, kit, timpani, chord_at(t), t, s, duration)
+        _hit(groups, kit, timpani, chord_at(t), t, s, duration, dark=jump.darker)
         previous = t
 
 
