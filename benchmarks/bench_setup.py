@@ -10,7 +10,8 @@
 2. Where the clip's time goes: one run through the API with a reporter that notes when each stage starts
    and ends, and the CPU seconds of this process and of its workers at that moment.
 3. The benchmark video: ``ffmpeg -i VIDEO -f null -`` (every frame and the audio decoded, nothing else)
-   against ``narrascore score VIDEO``, interleaved; the ratio is taken per round. Target: at most 1.3.
+   against ``narrascore score VIDEO`` (and the baseline's, with ``--baseline``), interleaved; each ratio
+   is taken against ffmpeg in its own round. Target: at most 1.3.
 Targets: the clip under 2 s once the cache exists, with each SoundFont; the long video at most 1.3x ffmpeg.
 """
 
@@ -110,31 +111,40 @@ def timeline_rows(video: Path) -> list[list]:
 
 
 def long_video(args) -> tuple[dict, list[list], list[str]]:
+    """ffmpeg's decode, ours and (with ``--baseline``) the baseline's ``score``, interleaved, the order turning each round."""
     video, _ = bl.pick_video(args)
     bl.warm_page_cache(video)
     ffmpeg = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-i", str(video), "-f", "null", "-"]
-    walls = {"ffmpeg": [], "ours": []}
-    pss, failures, ratios = [], [], []
+    names = ["ffmpeg", "ours"] + (["baseline"] if args.baseline else [])
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
+    pss: dict[str, list[float]] = {name: [] for name in names[1:]}
+    failures = []
     for r in range(args.long_runs):
-        order = ["ffmpeg", "ours"] if r % 2 == 0 else ["ours", "ffmpeg"]
+        order = names if r % 2 == 0 else names[::-1]
         got = {}
         for name in order:
             if name == "ffmpeg":
                 t = bl.run_timed(ffmpeg)
             else:
-                t = bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-long-{r}"), None), sample_memory=True)
-                pss.append(bl.mib(t.tree_pss))
+                checkout = args.baseline if name == "baseline" else None
+                t = bl.run_timed(score_cmd(video, bl.scratch_dir(f"setup-long-{name}-{r}"), None), env=env_for(checkout),
+                                 cwd=bl.cache_dir(), sample_memory=True)
+                pss[name].append(bl.mib(t.tree_pss))
             if not t.ok:
                 failures.append(f"{name}: exit {t.returncode}: {bl.tail(t.stderr)}")
                 continue
             walls[name].append(t.wall)
             got[name] = t.wall
-        if len(got) == 2:
-            ratios.append(got["ours"] / got["ffmpeg"])
+        for name in ratios:
+            if name in got and "ffmpeg" in got:
+                ratios[name].append(got[name] / got["ffmpeg"])
         print(f"  long round {r + 1}/{args.long_runs}: " + ", ".join(f"{k} {v:.2f} s" for k, v in got.items()), flush=True)
-    rows = [["ffmpeg -f null", bl.fmt_s(walls["ffmpeg"]), "1 (baseline)", "—"],
-            ["narrascore score", bl.fmt_s(walls["ours"]), bl.fmt_x(ratios), bl.fmt_s(pss, "MiB", 0)]]
-    return {"video": str(video), "walls": walls, "ratios": ratios, "tree_pss_mib": pss}, rows, failures
+    rows = [["ffmpeg -f null", bl.fmt_s(walls["ffmpeg"]), "1 (baseline)", "—"]]
+    rows += [[f"narrascore score ({name})", bl.fmt_s(walls[name]), bl.fmt_x(ratios[name]), bl.fmt_s(pss[name], "MiB", 0)]
+             for name in names[1:]]
+    return {"video": str(video), "walls": walls, "ratios": ratios["ours"], "baseline_ratios": ratios.get("baseline", []),
+            "tree_pss_mib": pss["ours"]}, rows, failures
 
 
 def main() -> None:

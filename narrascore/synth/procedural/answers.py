@@ -14,13 +14,14 @@
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
 
 **Stingers** answer the story's jumps (``story_jumps``): a hard scene cut into a scene whose
-E_local lies at least ``JUMP`` away in the valence-arousal plane, where the energy rises (arousal up
-by ``RISE``) or the mood darkens (valence down by ``FALL``, arousal not down). The cut gets a hit
+E_local lies at least ``JUMP`` away in the valence-arousal plane and whose energy rises (arousal up
+by ``RISE``). The cut gets a hit
 (as an event's, but a low boom in place of the crash where the mood darkens: the bright cymbal
 belongs to the scene before) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
 a crescendo; in electronic a riser climbs the harmony too) or a fill down the kit (rock); a strong
-jump (``BIG``) also gets the drop-out, except in ambient. Cuts into calm or into brighter light at the
-same energy get none: the music simply changes with them.
+jump (``BIG``) also gets the drop-out, except in ambient. Cuts into calm, or into another mood at the
+same energy, get none: the music simply changes with them (a stinger there was heard as energy: the
+valence-only benchmark's orchestral separation fell from 0.161 to 0.144 with one).
 
 Only notes are added or shortened: the beat grid, harmony and tempo map stay as composed.
 """
@@ -48,8 +49,6 @@ HIGH_TOM, FLOOR_TOM = 50, 41  # General MIDI drum keys (LOW_TOM 45, MID_TOM 47 c
 CRASH_2 = 57  # the swell's cymbal: another sample than the hits' crash
 JUMP = 0.6  # distance between two scenes' (valence, arousal) from which a hard cut gets a stinger
 RISE = 0.3  # arousal rise that makes a jump a shock
-FALL = 0.5  # valence fall that makes a jump a shock where arousal holds (not below CALMER)
-CALMER = -0.1  # arousal change under which a jump is into calm: no stinger
 SWELL = 1.0  # s of approach before a stinger
 ON_THE_CUT = 0.05  # s: a scene start this close to a hard shot cut is that cut
 CLEAR_OF_EVENTS = 0.5  # s: a jump this close to an event is already answered by its hit
@@ -180,8 +179,7 @@ class Jump:
 
 def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
     """The scene cuts that get a stinger: hard cuts (any scene cut when ``shots`` is None) into a scene at
-    least ``JUMP`` away in valence and arousal, more energetic (``RISE``) or darker and not calmer
-    (``FALL``, ``CALMER``), away from the plan's events."""
+    least ``JUMP`` away in valence and arousal and more energetic (by ``RISE``), away from the plan's events."""
     hard = None if shots is None else np.array([c.time for c in shots.cuts if c.kind == "hard"])
     events = np.array([e.time for e in plan.events])
     jumps = []
@@ -189,7 +187,7 @@ def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
         t = float(after.start)
         dv, da = after.valence - before.valence, after.arousal - before.arousal
         distance = math.hypot(dv, da)
-        if distance < JUMP or not (da >= RISE or (dv <= -FALL and da >= CALMER)):
+        if distance < JUMP or da < RISE:
             continue
         if hard is not None and not (hard.size and np.min(np.abs(hard - t)) <= ON_THE_CUT):
             continue

@@ -33,7 +33,7 @@ shifted per cue so that an edited cue intensity/valence in ``concept.json`` take
 * **events** (``plan.events``) get a hit on their exact time, a build when the curve announces
   them and a drop-out before big ones (``answers``).
 * **stingers** (``answers.story_jumps``): a hard scene cut where the story jumps (a scene far from the
-  one before, more energetic or darker) gets a hit, approached by the style's cymbal swell or tom fill.
+  one before and more energetic) gets a hit, approached by the style's cymbal swell or tom fill.
 
 Deterministic: every random choice comes from ``numpy.random.default_rng([concept.seed, ...])``.
 """
