@@ -223,8 +223,12 @@ class Pipeline:
                     self.warm_synth()  # a thread: after the forks above, so each worker starts with one
                 with self.reporter.stage("scan video", total=info.duration) as advance:
                     found = gather(scanning, advance)
-                    stats, scanned = found[0] if len(spans) == 1 else join_parts(
-                        video, info, found, sample_hz=self.options.sample_hz)
+                    if len(spans) == 1:
+                        stats, scanned = found[0]
+                    else:  # joined in a worker too: its per-frame objects would stay in this process's heap
+                        with Background(join_parts, video, info, found, sample_hz=self.options.sample_hz) as joining:
+                            stats, scanned = joining.result()
+                        del found, joining
                 _save_stats(stats, video_npz)
                 if shots is None:
                     shots = self._save(scanned, scan_key)

@@ -273,12 +273,12 @@ def test_the_scan_in_parallel_ranges_gives_the_one_pass_analysis(video_factory, 
 
     video = video_factory("story_gop12.mp4", STORY, width=320, height=180, gop=12)
     narrascore.analyze(video.path, tmp_path / "one")  # 14 s: too short to split
-    joined = []
-    real_join = scan.join_parts
+    split = []
+    real_split = scan.split_ranges
     monkeypatch.setattr(scan, "scan_parts", lambda duration, cores: 3)
-    monkeypatch.setattr(scan, "join_parts", lambda *a, **k: joined.append(len(a[2])) or real_join(*a, **k))
+    monkeypatch.setattr(scan, "split_ranges", lambda *a: split.append(real_split(*a)) or split[-1])
     narrascore.analyze(video.path, tmp_path / "ranges")
-    assert joined == [3]
+    assert [len(spans) for spans in split] == [3]  # three workers decoded, a fourth joined their ranges
     for name in ("shots.json", "affect.json", "narrative.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "ranges" / name).read_bytes(), name
     one, ranges = (np.load(next((tmp_path / d / ".narrascore").glob("video-*.npz"))) for d in ("one", "ranges"))
