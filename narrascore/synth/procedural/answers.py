@@ -59,8 +59,7 @@ def answer_events(groups: dict, events: Sequence[Event], chord_at, arousal_at, s
 
     ``chord_at(t)`` gives the chord sounding at ``t`` s, ``arousal_at(t)`` the narrative arousal.
     """
-    kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
-    timpani = next((p for t in groups.values() for p in t.parts if not p.is_drum and p.instrument == "Timpani"), None)
+    kit, timpani = _kit_and_timpani(groups)
     previous = -np.inf
     for event in sorted(events, key=lambda e: e.time):
         t, s = float(event.time), float(event.strength)
@@ -82,12 +81,36 @@ def _vel(x: float) -> int:
     return int(min(127, max(1, round(x))))
 
 
+def _kit_and_timpani(groups: dict):
+    """The score's drum kit part and timpani part (None where it has none)."""
+    kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
+    timpani = next((p for t in groups.values() for p in t.parts if not p.is_drum and p.instrument == "Timpani"), None)
+    return kit, timpani
+
+
+def _harmony(groups: dict):
+    """The harmony track, where it has a part."""
+    harmony = groups.get("harmony")
+    return harmony if harmony is not None and harmony.parts else None
+
+
+def _clear(notes: list, channel: int, start: float, stop: float) -> None:
+    """Remove the channel's notes that start in ``[start, stop)``: what a roll or a fill replaces."""
+    notes[:] = [n for n in notes if n[4] != channel or not start - 1e-9 <= n[0] < stop - 1e-9]
+
+
+def _fill(notes: list, start: float, step: float, drums: tuple[int, ...], velocity) -> None:
+    """A fill: ``drums`` one after another, ``step`` s apart from ``start``; ``velocity(k)`` for the k-th."""
+    for k, drum in enumerate(drums):
+        notes.append((start + k * step, start + (k + 0.9) * step, drum, velocity(k), DRUM_CHANNEL))
+
+
 def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float, *, dark: bool = False) -> None:
     """``dark``: a low boom instead of a bright crash (the chord voiced low, the bass drum and the floor tom)."""
     loud = _vel(60 + 67 * s)
     end = min(duration, t + 0.6 + 0.6 * s)
-    harmony = groups.get("harmony")
-    if harmony is not None and harmony.parts:
+    harmony = _harmony(groups)
+    if harmony is not None:
         for p in voicing(ch, 52 if dark else 64, size=4):
             harmony.notes.append((t, end, p, loud, harmony.parts[0].channel))
     bass = groups.get("bass")
@@ -111,22 +134,20 @@ def _build(groups: dict, kit, timpani, ch: Chord, t0: float, t1: float, s: float
     the harmony); piano and ambient get the rising ostinato in the harmony.
     """
     pace = (t0, t1)
-    harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
+    harmony = _harmony(groups)
     if kit is not None and style not in ("piano", "ambient"):
         track = groups[kit.group]
         # the roll replaces the groove: a kit that keeps its beat under a roll blurs the build and masks the hit
-        track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not t0 - 1e-9 <= n[0] < t1 - 1e-9]
+        _clear(track.notes, DRUM_CHANNEL, t0, t1)
         fill_from = t1 - FILL if style == "rock" else t1
         _roll(track.notes, t0, fill_from, pace, s, DRUM_CHANNEL, lambda u: SNARE)
         if style == "rock":
             toms = (HIGH_TOM, HIGH_TOM, MID_TOM, MID_TOM, LOW_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM)
-            step = FILL / len(toms)
-            for k, tom in enumerate(toms):
-                track.notes.append((fill_from + k * step, fill_from + (k + 0.9) * step, tom, _vel(60 + 40 * s), DRUM_CHANNEL))
+            _fill(track.notes, fill_from, FILL / len(toms), toms, lambda k: _vel(60 + 40 * s))
         if style == "orchestral" and timpani is not None:
             root = 41 + (ch.root - 41) % 12
             notes, start = groups[timpani.group].notes, max(t0, t1 - TIMPANI_ROLL)
-            notes[:] = [n for n in notes if n[4] != timpani.channel or not start - 1e-9 <= n[0] < t1 - 1e-9]
+            _clear(notes, timpani.channel, start, t1)
             _roll(notes, start, t1, pace, s, timpani.channel, lambda u: root)
         if style == "electronic" and harmony is not None:
             _roll(harmony.notes, t0, t1, pace, s, harmony.parts[0].channel, _climbing(ch, (60, 72, 84)))
@@ -199,9 +220,8 @@ def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
 
 def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, duration: float) -> None:
     """A stinger on each jump: the style's approach over the ``SWELL`` s before it, then a hit on the cut."""
-    kit = next((p for t in groups.values() for p in t.parts if p.is_drum), None)
-    timpani = next((p for t in groups.values() for p in t.parts if not p.is_drum and p.instrument == "Timpani"), None)
-    harmony = groups.get("harmony") if groups.get("harmony") is not None and groups["harmony"].parts else None
+    kit, timpani = _kit_and_timpani(groups)
+    harmony = _harmony(groups)
     previous = 0.0
     for jump in jumps:
         t, s = jump.time, jump.strength
@@ -212,11 +232,9 @@ def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, dura
             track = groups[kit.group]
             if style == "rock":  # a fill down the kit in place of the groove
                 start = max(t0, t - FILL)
-                track.notes[:] = [n for n in track.notes if n[4] != DRUM_CHANNEL or not start - 1e-9 <= n[0] < t - 1e-9]
+                _clear(track.notes, DRUM_CHANNEL, start, t)
                 toms = (SNARE, SNARE, HIGH_TOM, HIGH_TOM, MID_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM)
-                step = (t - start) / len(toms)
-                for k, tom in enumerate(toms):
-                    track.notes.append((start + k * step, start + (k + 0.9) * step, tom, _vel(55 + 45 * s * (k + 1) / len(toms)), DRUM_CHANNEL))
+                _fill(track.notes, start, (t - start) / len(toms), toms, lambda k: _vel(55 + 45 * s * (k + 1) / len(toms)))
             else:
                 _swell(track.notes, t0, t, s, CRASH_2)
         if s >= BIG and style != "ambient":
