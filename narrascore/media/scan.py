@@ -278,12 +278,14 @@ def scan_parts(duration: float, cores: int) -> int:
 def split_ranges(path: str | os.PathLike[str], parts: int) -> list[ScanRange]:
     """At most ``parts`` ranges of about equal length, each starting at a keyframe (one range where the
     file has no start time or no keyframe to seek to)."""
+    if parts < 2:
+        return [ScanRange()]
     with open_media(path) as container:
         stream = video_stream(container, path)
         start, duration = stream.start_time, stream.duration
         if not duration and container.duration and stream.time_base:  # Matroska keeps only the file's length
             duration = int(container.duration / av.time_base / stream.time_base)
-        if start is None or not duration or parts < 2:
+        if start is None or not duration:
             return [ScanRange()]
         keys: list[int] = []
         try:
@@ -314,6 +316,8 @@ class ScanPart:
     last_y: np.ndarray | None
     packet_pts: np.ndarray  # int64: the range's packets' timestamps (numpy, not lists: the joining process keeps no heap of them)
     error: str | None
+    time_base: float  # s per tick of the stream's timestamps
+    origin: float  # s: the stream's start time (0 for times)
 
 
 def scan_part(path: str | os.PathLike[str], info: MediaInfo, span: ScanRange, *, fast: bool = True,
@@ -355,7 +359,7 @@ def scan_part(path: str | os.PathLike[str], info: MediaInfo, span: ScanRange, *,
                     motion=np.asarray(motion, np.float64), cdf=np.asarray(cdf, np.float32).reshape(len(times), -1),
                     grid=np.asarray(grid, np.float32).reshape(len(times), -1), first_y=first_y,
                     last_y=None if previous is None else previous[1], packet_pts=np.asarray(frames.packet_pts, np.int64),
-                    error=frames.error)
+                    error=frames.error, time_base=tb, origin=origin_ticks * tb)
 
 
 def join_parts(path: str | os.PathLike[str], info: MediaInfo, parts: list[ScanPart], *, sample_hz: float = 4.0,
@@ -385,11 +389,8 @@ def join_parts(path: str | os.PathLike[str], info: MediaInfo, parts: list[ScanPa
             break
     if not decoded_pts:
         raise MediaError(f"{path}: " + (f"cannot decode the video ({error})" if error else "no video frame could be decoded"))
-    with open_media(path) as container:
-        stream = video_stream(container, path)
-        tb = float(stream.time_base)
-        origin = (stream.start_time or 0) * tb
-    return _finish(path, info, stats, detector, packet_pts, decoded_pts, FrameReducer(info.width, info.height), origin, tb, progress)
+    return _finish(path, info, stats, detector, packet_pts, decoded_pts, FrameReducer(info.width, info.height),
+                   parts[0].origin, parts[0].time_base, progress)
 
 
 def _finish(path, info: MediaInfo, stats: _StatsAccumulator, detector: CutDetector, packet_pts: list[int],
