@@ -305,3 +305,21 @@ def test_scan_parts_follow_cores_and_length():
     assert scan_parts(MIN_PART_SECONDS * 1.5, 8) == 1
     assert scan_parts(14.0, 2) == 1
     assert scan_parts(600.0, 1) == 1
+
+
+def test_a_truncated_video_scans_in_ranges_as_in_one_pass(video_factory, tmp_path):
+    """A file cut short mid-stream: the ranges stop where one pass stops, with the same statistics and cuts."""
+    video = video_factory("ranges_cut_short.mkv", CUT_SEGMENTS, audio=False, gop=12)
+    data = video.path.read_bytes()
+    short = tmp_path / "cut_short.mkv"
+    short.write_bytes(data[: len(data) * 6 // 10])
+    from narrascore.media.scan import split_ranges
+
+    info = probe(short)
+    assert len(split_ranges(short, 3)) >= 2
+    one_stats, one_shots = scan_video(short, info)
+    stats, shots = scan_video(short, info, parts=3)
+    assert one_stats.times[-1] < 0.8 * sum(s.duration for s in CUT_SEGMENTS)  # it did stop early
+    assert shots == one_shots
+    for field in ("times", "luma_mean", "motion"):
+        assert np.array_equal(getattr(stats, field), getattr(one_stats, field)), field
