@@ -145,11 +145,14 @@ def test_a_listener_hears_the_orchestral_valence_apart_with_arousal_held(tmp_pat
 
 
 # --------------------------------------------------------------------------- stingers on the story's jumps
-def jump_plan(events=()):
-    """Three 8 s scenes: calm and content, a hard cut at 8 s into tense action (a jump), a cut at 16 s back into calm."""
+DARKER = ((0.4, -0.5), (-0.6, 0.6), (0.5, -0.6))  # calm and content, then tense action, then calm again
+BRIGHTER = ((-0.4, -0.5), (0.5, 0.6), (-0.3, -0.6))  # calm and sad, then joyful action, then calm again
+
+
+def jump_plan(events=(), values=DARKER):
+    """Three 8 s scenes, a hard cut at 8 s into an energetic scene (a jump), a cut at 16 s back into calm."""
     from narrascore.artifacts import Event, NarrativePlan, Scene
 
-    values = ((0.4, -0.5), (-0.6, 0.6), (0.5, -0.6))
     scenes = tuple(Scene(8.0 * i, 8.0 * (i + 1), f"scene {i}", v, a, "label", "rising") for i, (v, a) in enumerate(values))
     times = np.arange(0.0, 24.0 + 1e-9, 0.25)
     k = np.minimum((times // 8).astype(int), 2)
@@ -182,11 +185,11 @@ def test_story_jumps_are_hard_cuts_into_a_far_and_more_energetic_scene():
 @pytest.mark.parametrize("style", ["orchestral", "piano", "ambient", "electronic", "rock"])
 def test_a_jump_gets_the_styles_stinger_and_a_cut_into_calm_none(style):
     from narrascore.synth.procedural.answers import CRASH_2, FLOOR_TOM, HIGH_TOM
+    from narrascore.synth.procedural.orchestration import CRASH
 
-    drums = [n for n in notes_of(jump_plan(), style)["percussion"] if n[4] == DRUM_CHANNEL]
+    drums = [n for n in notes_of(jump_plan(values=BRIGHTER), style)["percussion"] if n[4] == DRUM_CHANNEL]
     before = sorted((n for n in drums if 7.0 <= n[0] < 8.0 - 1e-6), key=lambda n: n[0])
-    on_the_cut = {n[2] for n in drums if abs(n[0] - 8.0) < 1e-6}
-    assert {FLOOR_TOM, KICK - 1} <= on_the_cut  # the hit: a low boom, as the mood darkens
+    assert {CRASH, KICK - 1} <= {n[2] for n in drums if abs(n[0] - 8.0) < 1e-6}  # the hit, on the cut
     if style == "rock":
         assert {HIGH_TOM}.issubset({n[2] for n in before if n[0] >= 7.5})
     else:
@@ -194,11 +197,16 @@ def test_a_jump_gets_the_styles_stinger_and_a_cut_into_calm_none(style):
         assert len(swell) >= 12
         assert swell[-1][3] >= swell[0][3] + 40  # a crescendo
     assert not any(n[2] in (CRASH_2, HIGH_TOM) and 15.0 <= n[0] < 16.0 for n in drums)
+    # into a darker scene: a low boom, unannounced
+    drums = [n for n in notes_of(jump_plan(), style)["percussion"] if n[4] == DRUM_CHANNEL]
+    assert {FLOOR_TOM, KICK - 1} <= {n[2] for n in drums if abs(n[0] - 8.0) < 1e-6}
+    assert not any(n[2] in (CRASH_2, HIGH_TOM) and 7.0 <= n[0] < 8.0 - 1e-6 for n in drums)
 
 
 @pytest.mark.parametrize("style", ["orchestral", "piano", "ambient", "electronic", "rock"])
 def test_the_stinger_is_heard(style, tmp_path, monkeypatch):
-    """Rendered with and without stingers: the second before the cut swells in the cymbals' band and the cut lands louder."""
+    """Rendered with and without stingers: into a brighter scene the second before the cut swells in the cymbals'
+    band and the cut lands louder; into a darker one the cut lands as a low boom."""
     import soundfile as sf
     from scipy.signal import butter, sosfilt
 
@@ -211,15 +219,20 @@ def test_the_stinger_is_heard(style, tmp_path, monkeypatch):
         return float(10 * np.log10(np.mean(y ** 2) + 1e-12))
 
     rendered = {}
-    for label, jump in (("without", 1e9), ("with", answers.JUMP)):
-        monkeypatch.setattr(answers, "JUMP", jump)
-        bv.render_plan(jump_plan(), style, tmp_path / label, bundled_soundfont())
-        x, _ = sf.read(str(tmp_path / label / "mix.wav"), dtype="float32")  # the raw mix: one gain for both
-        rendered[label] = x.mean(axis=1)
-    with_, without = rendered["with"], rendered["without"]
-    # measured with TimGM6mb: the swell (or rock's fill) +19 to +50 dB above 4 kHz; the cut, a low boom
-    # (the jump darkens), +4.3 to +7.2 dB below 200 Hz and +2.1 to +4.8 dB in all
+    for name, values in (("brighter", BRIGHTER), ("darker", DARKER)):
+        for label, jump in (("without", 1e9), ("with", answers.JUMP)):
+            monkeypatch.setattr(answers, "JUMP", jump)
+            bv.render_plan(jump_plan(values=values), style, tmp_path / name / label, bundled_soundfont())
+            x, _ = sf.read(str(tmp_path / name / label / "mix.wav"), dtype="float32")  # the raw mix: one gain for both
+            rendered[name, label] = x.mean(axis=1)
+    with_, without = rendered["brighter", "with"], rendered["brighter", "without"]
+    # measured with TimGM6mb: the swell (or rock's fill) +18.7 to +49.8 dB above 4 kHz; the cut +1.8 to +5.9 dB
+    # there and +1.1 to +4.4 dB in all (least where the new scene's tutti already lands with a crash)
     assert level(with_, 7.7, 8.0, 4000) - level(without, 7.7, 8.0, 4000) >= 10.0
+    assert level(with_, 8.0, 8.3, 4000) - level(without, 8.0, 8.3, 4000) >= 1.0
+    assert level(with_, 8.0, 8.3) - level(without, 8.0, 8.3) >= 0.5
+    assert abs(level(with_, 17.0, 23.0) - level(without, 17.0, 23.0)) < 0.5  # the cut into calm: unchanged
+    with_, without = rendered["darker", "with"], rendered["darker", "without"]
+    # into a darker scene, a low boom: +4.3 to +7.0 dB below 200 Hz, +2.1 to +4.9 dB in all
     assert level(with_, 8.0, 8.3, 200, low=True) - level(without, 8.0, 8.3, 200, low=True) >= 3.0
     assert level(with_, 8.0, 8.3) - level(without, 8.0, 8.3) >= 1.5
-    assert abs(level(with_, 17.0, 23.0) - level(without, 17.0, 23.0)) < 0.5  # the cut into calm: unchanged

@@ -16,10 +16,12 @@
 **Stingers** answer the story's jumps (``story_jumps``): a hard scene cut into a scene whose
 E_local lies at least ``JUMP`` away in the valence-arousal plane and whose energy rises (arousal up
 by ``RISE``). The cut gets a hit
-(as an event's, but a low boom in place of the crash where the mood darkens: the bright cymbal
-belongs to the scene before) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
+(as an event's) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
 a crescendo; in electronic a riser climbs the harmony too) or a fill down the kit (rock); a strong
-jump (``BIG``) also gets the drop-out, except in ambient. Cuts into calm, or into another mood at the
+jump (``BIG``) also gets the drop-out, except in ambient. Into a darker scene the shock comes
+unannounced, as a low boom (the chord an octave lower, the floor tom in place of the crash): a swell
+and a crash there are rough and bright, and the listener heard the story's valence less (on the arc
+story the descriptor valence r fell below the fixed-mood baseline's). Cuts into calm, or into another mood at the
 same energy, get none: the music simply changes with them (a stinger there was heard as energy: the
 valence-only benchmark's orchestral separation fell from 0.161 to 0.144 with one).
 
@@ -228,7 +230,7 @@ def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, dura
         if not 0 < t < duration - 0.05:
             continue
         t0 = max(previous, t - SWELL)
-        if kit is not None and t - t0 >= 0.25:
+        if kit is not None and t - t0 >= 0.25 and not jump.darker:
             track = groups[kit.group]
             if style == "rock":  # a fill down the kit in place of the groove
                 start = max(t0, t - FILL)
