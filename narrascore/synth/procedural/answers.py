@@ -14,16 +14,14 @@
   harmony and pad stop ``DROP`` seconds before it, so the hit lands in a breath of silence.
 
 **Stingers** answer the story's jumps (``story_jumps``): a hard scene cut into a scene whose
-E_local lies at least ``JUMP`` away in the valence-arousal plane and whose energy rises (arousal up
-by ``RISE``). The cut gets a hit
-(as an event's) and, in the second before it, the style's approach: a cymbal swell (a crash rolled in
-a crescendo; in electronic a riser climbs the harmony too) or a fill down the kit (rock); a strong
-jump (``BIG``) also gets the drop-out, except in ambient. Into a darker scene the shock comes
-unannounced, as a low boom (the chord an octave lower, the floor tom in place of the crash): a swell
-and a crash there are rough and bright, and the listener heard the story's valence less (on the arc
-story the descriptor valence r fell below the fixed-mood baseline's). Cuts into calm, or into another mood at the
-same energy, get none: the music simply changes with them (a stinger there was heard as energy: the
-valence-only benchmark's orchestral separation fell from 0.161 to 0.144 with one).
+E_local lies at least ``JUMP`` away in the valence-arousal plane, whose energy rises (arousal up by
+``RISE``) and whose valence does not fall. The cut gets a hit (as an event's) and, in the second
+before it, the style's approach: a cymbal swell (a crash rolled in a crescendo; in electronic a riser
+climbs the harmony too) or a fill down the kit (rock); a strong jump (``BIG``) also gets the
+drop-out, except in ambient. Cuts into calm, into another mood at the same energy, or into a darker
+scene get none: the music simply changes with them (measured: a stinger at the same energy was heard
+as energy, and one into a darker scene, swell or low boom, took the arc story's descriptor valence r
+under the fixed-mood baseline's, or, unannounced, read as a click on the cut).
 
 Only notes are added or shortened: the beat grid, harmony and tempo map stay as composed.
 """
@@ -107,13 +105,12 @@ def _fill(notes: list, start: float, step: float, drums: tuple[int, ...], veloci
         notes.append((start + k * step, start + (k + 0.9) * step, drum, velocity(k), DRUM_CHANNEL))
 
 
-def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float, *, dark: bool = False) -> None:
-    """``dark``: a low boom instead of a bright crash (the chord voiced low, the bass drum and the floor tom)."""
+def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: float) -> None:
     loud = _vel(60 + 67 * s)
     end = min(duration, t + 0.6 + 0.6 * s)
     harmony = _harmony(groups)
     if harmony is not None:
-        for p in voicing(ch, 52 if dark else 64, size=4):
+        for p in voicing(ch, 64, size=4):
             harmony.notes.append((t, end, p, loud, harmony.parts[0].channel))
     bass = groups.get("bass")
     if bass is not None and bass.parts:
@@ -123,7 +120,7 @@ def _hit(groups: dict, kit, timpani, ch: Chord, t: float, s: float, duration: fl
         root = 41 + (ch.root - 41) % 12
         groups[timpani.group].notes.append((t, t + 0.8, root, _vel(70 + 57 * s), timpani.channel))
     if kit is not None:
-        groups[kit.group].notes.append((t, t + 1.5, FLOOR_TOM if dark else CRASH, loud, DRUM_CHANNEL))
+        groups[kit.group].notes.append((t, t + 1.5, CRASH, loud, DRUM_CHANNEL))
         groups[kit.group].notes.append((t, t + 0.4, KICK - 1, loud, DRUM_CHANNEL))
 
 
@@ -192,17 +189,15 @@ def _drop_out(groups: dict, t0: float, t1: float) -> None:
 
 @dataclass(frozen=True)
 class Jump:
-    """A scene cut where the story jumps: ``time`` s, ``strength`` in [0.5, 1] (from the distance jumped);
-    ``darker``: into lower valence."""
+    """A scene cut where the story jumps: ``time`` s, ``strength`` in [0.5, 1] (from the distance jumped)."""
 
     time: float
     strength: float
-    darker: bool = False
 
 
 def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
     """The scene cuts that get a stinger: hard cuts (any scene cut when ``shots`` is None) into a scene at
-    least ``JUMP`` away in valence and arousal and more energetic (by ``RISE``), away from the plan's events."""
+    least ``JUMP`` away in valence and arousal, more energetic (by ``RISE``) and not darker, away from the plan's events."""
     hard = None if shots is None else np.array([c.time for c in shots.cuts if c.kind == "hard"])
     events = np.array([e.time for e in plan.events])
     jumps = []
@@ -210,13 +205,13 @@ def story_jumps(plan: NarrativePlan, shots: Shots | None = None) -> list[Jump]:
         t = float(after.start)
         dv, da = after.valence - before.valence, after.arousal - before.arousal
         distance = math.hypot(dv, da)
-        if distance < JUMP or da < RISE:
+        if distance < JUMP or da < RISE or dv < 0:
             continue
         if hard is not None and not (hard.size and np.min(np.abs(hard - t)) <= ON_THE_CUT):
             continue
         if events.size and np.min(np.abs(events - t)) < CLEAR_OF_EVENTS:
             continue
-        jumps.append(Jump(t, min(1.0, 0.5 + (distance - JUMP) / 1.2), darker=dv < 0))
+        jumps.append(Jump(t, min(1.0, 0.5 + (distance - JUMP) / 1.2)))
     return jumps
 
 
@@ -230,7 +225,7 @@ def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, dura
         if not 0 < t < duration - 0.05:
             continue
         t0 = max(previous, t - SWELL)
-        if kit is not None and t - t0 >= 0.25 and not jump.darker:
+        if kit is not None and t - t0 >= 0.25:
             track = groups[kit.group]
             if style == "rock":  # a fill down the kit in place of the groove
                 start = max(t0, t - FILL)
@@ -243,7 +238,7 @@ def answer_jumps(groups: dict, jumps: Sequence[Jump], chord_at, style: str, dura
             _drop_out(groups, t - DROP, t)
         if style == "electronic" and harmony is not None:
             _roll(harmony.notes, t0, t, (t0, t), s, harmony.parts[0].channel, _climbing(chord_at(t0), (60, 72, 84)))
-        _hit(groups, kit, timpani, chord_at(t), t, s, duration, dark=jump.darker)
+        _hit(groups, kit, timpani, chord_at(t), t, s, duration)
         previous = t
 
 
