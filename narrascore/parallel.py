@@ -83,10 +83,40 @@ def interrupt_on_stop_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def held_signals() -> tuple[int, ...]:
+    """What ``start_process`` holds back while it forks: Ctrl-C's SIGINT and the stop signals."""
+    return (signal.SIGINT, *stop_signals())
+
+
+def start_process(process: Any) -> None:
+    """``process.start()``, with SIGINT, SIGTERM and SIGHUP held back until the fork is done.
+
+    A signal that lands while ``os.fork`` runs its after-fork handlers (logging's lock release, for one)
+    raises there, where Python prints "Exception ignored" and goes on: the run then finished as if it had
+    never been stopped. Held back, it is delivered as the start returns, in code that handles it. The
+    worker inherits the held signals; ``become_worker`` lets them through once its handlers are set.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        process.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held_signals())
+    try:
+        process.start()
+    finally:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal's handler runs here
+        except BaseException:
+            if process.pid is not None:  # the caller never gets the worker: it must not outlive this
+                stop_process(process)
+            raise
+
+
 def become_worker(parent: int) -> None:
     """Call first in a worker process: it ends when ``parent`` (a PID) ends, and stops cleanly on SIGTERM/SIGHUP."""
     for s in stop_signals():
         signal.signal(s, _raise_terminated)
+    if hasattr(signal, "pthread_sigmask"):  # held back by ``start_process`` while this process was forked
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held_signals())
     if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
         if os.getppid() != parent:  # the parent was gone before the kernel was told
             raise Terminated(signal.SIGTERM)
@@ -225,7 +255,7 @@ class Background:
         self.submitted = job is not None
         self.process = ctx.Process(target=_background_main, args=(child, os.getpid(), _prepare, job, yields),
                                    daemon=True)
-        self.process.start()
+        start_process(self.process)
         child.close()  # the worker's end: our reads see EOF when it dies
 
     @classmethod

@@ -20,7 +20,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..parallel import become_worker, process_context
+from ..parallel import become_worker, process_context, start_process
 from .inputs import BatchItem
 from .item import ItemResult, score_one
 
@@ -78,7 +78,7 @@ def run_local(jobs: Sequence[tuple[int, BatchItem]], out_root: Path, *, workers:
     def start() -> None:
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(tasks, send, out_root, os.getpid()), daemon=False)
-        proc.start()
+        start_process(proc)
         send.close()
         live[receive] = proc
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import DependencyError, NarrascoreError
 from ...export.loudness import LoudnessMeter
-from ...parallel import become_worker, process_context, stop_process, usable_cores
+from ...parallel import become_worker, process_context, start_process, stop_process, usable_cores
 from ...progress import Advance
 from ...fileio import atomic_path
 from .. import SAMPLE_RATE
@@ -325,7 +325,7 @@ class WorkerPool:
         for _ in range(n):
             parent, child = ctx.Pipe(duplex=True)
             process = ctx.Process(target=_worker_main, args=(child, os.getpid(), str(soundfont), loaded), daemon=True)
-            process.start()
+            start_process(process)
             child.close()
             self.connections.append(parent)
             self.processes.append(process)
