@@ -52,7 +52,7 @@ def remember_sha256(path: str | os.PathLike[str], digest: str, *, cache: Path) -
     write_json_atomic(cache, known)
 
 
-def file_identity(path: str | os.PathLike[str], *, cache: Path | None = None) -> dict[str, Any]:
-    """A file as a cache key holds it: absolute path, size in bytes and content hash."""
+def file_identity(path: str | os.PathLike[str], sha256: str) -> dict[str, Any]:
+    """A file as a cache key holds it: absolute path, size in bytes and its content hash ``sha256``."""
     path = Path(path).resolve()
-    return {"path": str(path), "size": path.stat().st_size, "sha256": cached_sha256(path, cache=cache)}
+    return {"path": str(path), "size": path.stat().st_size, "sha256": sha256}

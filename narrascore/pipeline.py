@@ -246,8 +246,10 @@ class Pipeline:
         return shots, stats, audio
 
     def import_later_stages(self) -> None:
-        """Import what the audio scan, the sensors and the render use on first use: scipy's filters, half a
-        second (the stage modules themselves were imported when the options were checked)."""
+        """Import what the audio scan, the sensors, the narrative's change points and the render use, while
+        the scan runs: scipy's ndimage filters, and ruptures with the scipy.signal and scipy.stats it
+        imports, 0.65 s in all (the stage modules themselves were imported when the options were checked)."""
+        import ruptures  # noqa: F401
         import scipy.ndimage  # noqa: F401
         import scipy.signal  # noqa: F401
 
@@ -392,7 +394,7 @@ class Pipeline:
         from .synth import SYNTHESIZERS, RenderRequest, SAMPLE_RATE
 
         n_samples = int(round(info.duration * SAMPLE_RATE))
-        identity, soundfont = synth_identity(self.options, cache=self.work / HASHES)
+        identity, soundfont = synth_identity(self.options)
         key = stage_key(
             "render", plan=fingerprint(plan), concept=fingerprint(concept), shots=fingerprint(shots),
             synth=self.options.synth, uses=identity, stems=self.options.stems, n_samples=n_samples,
@@ -515,7 +517,7 @@ def refresh_curve(plan: NarrativePlan, shots: Shots, affect: AffectCurve) -> Nar
     return refresh(plan, shots.cut_times(), affect=affect)
 
 
-def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple[dict[str, Any], str | None]:
+def synth_identity(options: ScoreOptions) -> tuple[dict[str, Any], str | None]:
     """What the chosen synthesizer really renders with (for its cache key) and the SoundFont it is to use.
 
     procedural: the SoundFont found (path, size, content hash), the composer's and the mix bus's versions,
@@ -525,13 +527,13 @@ def synth_identity(options: ScoreOptions, *, cache: Path | None = None) -> tuple
     if options.synth == "procedural":
         from .synth.procedural import find_soundfont
         from .synth.procedural.composer import COMPOSER_VERSION
-        from .synth.procedural.fontcache import FONT_CACHE_VERSION
+        from .synth.procedural.fontcache import FONT_CACHE_VERSION, soundfont_sha256
         from .synth.procedural.mix import MIX_VERSION
         from .synth.procedural.soundfont import renderer_version
 
         font = find_soundfont(options.soundfont)
         libraries = {"tinysoundfont": renderer_version(), **library_versions("mido")}
-        return {"soundfont": file_identity(font, cache=cache), "font_cache": FONT_CACHE_VERSION, "mix": MIX_VERSION,
+        return {"soundfont": file_identity(font, soundfont_sha256(font)), "font_cache": FONT_CACHE_VERSION, "mix": MIX_VERSION,
                 "composer": COMPOSER_VERSION, "libraries": libraries}, str(font)
     if options.synth == "musicgen":
         return {"model": _neural_stamp(options, "model", "adapter"),

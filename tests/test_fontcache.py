@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 
 import numpy as np
@@ -202,3 +203,32 @@ def test_a_decoded_copys_floats_are_converted_in_slices_exactly_as_the_renderer_
     assert samples is not None and not loads  # converted here, not by loading the whole font
     assert samples.tobytes() == bytes(native(str(decoded)).samples())
     assert play(decoded).tobytes() == play(decoded, samples=samples).tobytes()
+
+
+def test_a_soundfonts_hash_is_remembered_for_every_output_folder(tmp_path, cache, monkeypatch):
+    """The render's cache key holds the SoundFont's hash: a fresh output folder (every short clip in a
+    batch of folders) must not read MuseScore General Full's 86 MB again."""
+    import hashlib
+
+    from narrascore import identity
+    from narrascore.options import ScoreOptions
+    from narrascore.pipeline import synth_identity
+
+    font = tmp_path / "font.sf2"
+    font.write_bytes(bundled_soundfont().read_bytes())
+    reads = []
+    real = identity.file_sha256
+    monkeypatch.setattr(identity, "file_sha256", lambda path: reads.append(path) or real(path))
+    options = ScoreOptions(soundfont=str(font))
+    first = synth_identity(options)[0]["soundfont"]
+    assert first == {"path": str(font.resolve()), "size": font.stat().st_size,
+                     "sha256": hashlib.sha256(font.read_bytes()).hexdigest()}
+    assert synth_identity(options)[0]["soundfont"] == first and len(reads) == 1
+    stamp = font.stat().st_mtime_ns
+    font.write_bytes(font.read_bytes()[:-2] + b"\1\2")  # replaced in place (a later mtime): hashed again
+    os.utime(font, ns=(stamp + 10**9, stamp + 10**9))
+    assert synth_identity(options)[0]["soundfont"]["sha256"] != first["sha256"] and len(reads) == 2
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("NARRASCORE_CACHE", str(blocked))  # no cache: still the right hash, read each time
+    assert synth_identity(options)[0]["soundfont"]["sha256"] == hashlib.sha256(font.read_bytes()).hexdigest()

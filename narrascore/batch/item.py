@@ -17,7 +17,7 @@ from .. import __version__
 from ..artifacts import to_data
 from ..fileio import canonical_hash, write_json_atomic
 from ..options import ScoreOptions
-from ..pipeline import HASHES, WORK_DIR, SenseHook, synth_identity
+from ..pipeline import WORK_DIR, SenseHook, synth_identity
 from .inputs import BatchItem
 
 MARKER = "batch-done.json"
@@ -66,12 +66,12 @@ def _stamp(video: Path) -> dict[str, Any]:
     return {"path": str(video.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _uses(item: BatchItem, out_root: Path) -> Any:
+def _uses(item: BatchItem) -> Any:
     """What the synthesizer renders with (``pipeline.synth_identity``), as JSON; None if it cannot be found."""
     from ..errors import NarrascoreError
 
     try:
-        return to_data(synth_identity(item.options, cache=out_root / item.name / WORK_DIR / HASHES)[0])
+        return to_data(synth_identity(item.options)[0])
     except NarrascoreError:
         return None
 
@@ -96,7 +96,7 @@ def finished(item: BatchItem, out_root: Path) -> ItemResult | None:
     recorded = marker.get("input", {})
     if {k: recorded.get(k) for k in stamp} != stamp or marker.get("options") != options_hash(item.options):
         return None
-    if marker.get("uses") != _uses(item, out_root):  # another SoundFont or synthesizer library: score again
+    if marker.get("uses") != _uses(item):  # another SoundFont or synthesizer library: score again
         return None
     outputs = tuple(marker.get("outputs", ()))
     if not outputs or not all((out_root / item.name / name).exists() for name in outputs):
@@ -144,7 +144,7 @@ def score_one(item: BatchItem, out_root: Path, *, sense_hook: SenseHook | None =
     write_json_atomic(marker_path(out_root, item), {
         "schema": MARKER_SCHEMA, "version": __version__,
         "input": {**stamp, "content_hash": result.media.content_hash},
-        "options": options_hash(item.options), "uses": _uses(item, out_root), "outputs": list(outputs),
+        "options": options_hash(item.options), "uses": _uses(item), "outputs": list(outputs),
         "row": {"video_s": row.video_s, "arousal_r": arousal, "cut_sync": sync, "listener": row.listener, "note": note},
     })
     return row

@@ -289,7 +289,7 @@ class _BaselineRenderer:
 
     def render(self, name: str, *, seed: int) -> tuple[Path, str, list[float]] | None:
         """(normalised WAV, its cache key, its cue starts), or None when the baseline does not apply."""
-        from ..pipeline import HASHES, stage_key, synth_identity
+        from ..pipeline import stage_key, synth_identity
 
         story, opts = self.story, self.options
         wav = self.dir / f"{name}.wav"
@@ -313,7 +313,7 @@ class _BaselineRenderer:
         concept = baseline_concept(story.concept, plan)
         key = stage_key("baseline", name=name, plan=fingerprint(plan), concept=fingerprint(concept),
                         shots=fingerprint(story.shots), synth=opts.synth,
-                        uses=synth_identity(opts, cache=self.dir.parent / HASHES)[0], **loud)
+                        uses=synth_identity(opts)[0], **loud)
         if not self._fresh(name, key, wav):
             self._synthesize(name, plan, concept, wav)
             self._record(name, {"key": key})
