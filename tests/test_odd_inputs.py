@@ -183,3 +183,22 @@ def test_an_artifact_written_before_a_field_existed_is_not_a_hand_edit(tmp_path)
     envelope["data"]["fps"] = 30.0
     path.write_text(json.dumps(envelope))
     assert read_artifact(MediaInfo, path).hand_edited
+
+
+def test_the_command_exits_with_its_code_after_the_exit_handlers_run(tmp_path):
+    """``narrascore`` skips the interpreter's teardown (``cli.run``), but not the exit code, the one-line
+    error, the exit handlers or output still in a pipe's buffer."""
+    code = ("import atexit, sys\n"
+            "from narrascore import cli\n"
+            "atexit.register(lambda: print('exit handlers ran'))\n"
+            "sys.stdout.write('buffered, not flushed; ')\n"
+            "sys.argv = ['narrascore', *sys.argv[1:]]\n"
+            "cli.run()\n")
+    missing = tmp_path / "missing.mp4"
+    failed = subprocess.run([sys.executable, "-c", code, "score", str(missing), "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 3, failed.stderr
+    assert failed.stderr.strip().splitlines() == [f"narrascore: error: {missing}: file not found"]
+    assert failed.stdout == "buffered, not flushed; exit handlers ran\n"
+    version = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout == f"buffered, not flushed; narrascore {narrascore.__version__}\nexit handlers ran\n"
