@@ -215,3 +215,21 @@ def test_the_counter_line_breathes_before_a_big_hit_in_every_style(monkeypatch):
         t = next(n[0] + 0.5 * (n[1] - n[0]) for n in made[-1] if n[0] > 24.0)  # inside a line note
         compose(dataclasses.replace(plan, events=(Event(t, "impact", 0.9),)), conceive(plan, style=style))
         assert sounding(made[0], t) and not sounding(made[-1], t), style
+
+
+def test_the_chord_table_is_music21s_spelling_and_covers_every_progression():
+    """data/harmony.json is what scripts/spell_harmony.py writes from music21 (the composer reads it,
+    so scoring never imports music21), and it spells every numeral the progressions use."""
+    import sys
+    from pathlib import Path
+
+    from narrascore.synth.procedural.harmony import NUMERALS, PROGRESSIONS, SPELLED, TONIC, chord
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import spell_harmony
+
+    assert SPELLED.read_text() == spell_harmony.dumps(spell_harmony.spell())
+    for (mode, _), phrases in PROGRESSIONS.items():
+        assert {n for phrase in phrases for n in phrase} | {TONIC[mode], "V"} <= set(NUMERALS[mode]), mode
+    assert chord("V", 2, "minor").pitch_classes == (9, 1, 4)  # A major, the dominant of D minor
+    assert chord("bII", 0, "major").pitch_classes == (1, 5, 8)  # the Neapolitan of C: D flat major

@@ -1,4 +1,4 @@
-"""Compact diatonic harmony: scales, Roman-numeral chords, functional progressions, voicings.
+"""Compact diatonic harmony: scales, Roman-numeral chords (spelled by music21), functional progressions, voicings.
 
 Pitches are MIDI note numbers; pitch classes 0..11 with C = 0. In minor, ``V`` and ``vii°`` use the
 raised leading tone (harmonic minor), as common-practice cadences do. ``bII`` is the Neapolitan
@@ -8,26 +8,36 @@ dissonant colours used when valence is negative and arousal high (tritones insid
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from ...artifacts import KEYS
 
-SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
-
-# numeral -> (root offset in semitones from the tonic, chord intervals above the root)
-_MAJ, _MIN, _DIM, _DIM7, _DOM7 = (0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 3, 6, 9), (0, 4, 7, 10)
-CHORDS = {
-    "major": {
-        "I": (0, _MAJ), "ii": (2, _MIN), "iii": (4, _MIN), "IV": (5, _MAJ), "V": (7, _MAJ),
-        "V7": (7, _DOM7), "vi": (9, _MIN), "viio": (11, _DIM), "viio7": (11, _DIM7),
-        "iv": (5, _MIN), "bVI": (8, _MAJ), "bII": (1, _MAJ),
-    },
-    "minor": {
-        "i": (0, _MIN), "iio": (2, _DIM), "III": (3, _MAJ), "iv": (5, _MIN), "v": (7, _MIN),
-        "V": (7, _MAJ), "V7": (7, _DOM7), "VI": (8, _MAJ), "VII": (10, _MAJ), "viio7": (11, _DIM7),
-        "bII": (1, _MAJ),
-    },
+# The numerals the composer uses, per mode. Their chords (and the two scales) are spelled by music21
+# into ``SPELLED`` (``scripts/spell_harmony.py``; a test spells them again and compares), and read here:
+# scoring does not import music21 (0.3 s). In minor, ``V`` and ``viio7`` have the raised leading tone,
+# ``VI`` and ``VII`` lie on the lowered sixth and seventh; ``bII`` is the Neapolitan.
+NUMERALS = {
+    "major": ("I", "ii", "iii", "IV", "V", "V7", "vi", "viio", "viio7", "iv", "bVI", "bII"),
+    "minor": ("i", "iio", "III", "iv", "v", "V", "V7", "VI", "VII", "viio7", "bII"),
 }
+SPELLED = Path(__file__).resolve().parent.parent.parent / "data" / "harmony.json"
+
+
+@functools.cache
+def spelled() -> tuple[dict[str, tuple[int, ...]], dict[str, dict[str, tuple[int, tuple[int, ...]]]]]:
+    """(mode -> its scale's pitch classes, mode -> numeral -> (root offset, intervals above the root)),
+    read from ``SPELLED`` once."""
+    table = json.loads(SPELLED.read_text())
+    scales = {mode: tuple(pcs) for mode, pcs in table["scales"].items()}
+    chords = {mode: {numeral: (int(root), tuple(intervals)) for numeral, (root, intervals) in spelled.items()}
+              for mode, spelled in table["chords"].items()}
+    missing = [f"{mode} {n}" for mode, numerals in NUMERALS.items() for n in numerals if n not in chords.get(mode, {})]
+    if missing:  # a numeral added without spelling it: a developer's error, named at import
+        raise RuntimeError(f"{SPELLED}: no spelling of {', '.join(missing)}; run scripts/spell_harmony.py")
+    return scales, chords
 TONIC = {"major": "I", "minor": "i"}
 
 # Four-bar functional phrases (tonic - predominant - dominant), by affect quadrant.
@@ -62,7 +72,7 @@ def key_pitch_class(key: str) -> int:
 
 def chord(numeral: str, tonic: int, mode: str) -> Chord:
     """``chord("V", 2, "minor")`` is A major (the dominant of D minor)."""
-    offset, intervals = CHORDS[mode][numeral]
+    offset, intervals = spelled()[1][mode][numeral]
     return Chord(root=(tonic + offset) % 12, intervals=intervals, numeral=numeral, tonic=tonic, mode=mode)
 
 
@@ -75,12 +85,12 @@ def affect_class(valence: float, arousal: float) -> str:
 
 def scale_classes(tonic: int, mode: str) -> set[int]:
     """The pitch classes of the ``mode`` scale on ``tonic``."""
-    return {(tonic + s) % 12 for s in SCALES[mode]}
+    return {(tonic + s) % 12 for s in spelled()[0][mode]}
 
 
 def scale_pitch(tonic: int, mode: str, degree: int, base_octave: int = 5) -> int:
     """MIDI pitch of scale ``degree`` (0 = tonic, may be negative or > 6) above C of ``base_octave``."""
-    scale = SCALES[mode]
+    scale = spelled()[0][mode]
     octave, step = divmod(degree, 7)
     return 12 * (base_octave + octave) + tonic + scale[step]
 
