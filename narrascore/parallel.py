@@ -60,8 +60,46 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+class _Forking:
+    """Set while the main thread forks a worker (``start_process``), and in the new worker until it is
+    one (``become_worker``): a stop signal or Ctrl-C is then noted in ``pending`` (with the process it
+    reached) and raised once the fork is done, not inside the fork's after-fork handlers."""
+
+    active = False
+    pending: tuple[int, int] | None = None  # (PID, signal)
+
+
+def _note_or_raise(signum: int, stop: BaseException) -> None:
+    if _Forking.active:
+        _Forking.pending = (os.getpid(), signum)
+        return
+    raise stop
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(signum)
+    _note_or_raise(signum, Terminated(signum))
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C as Python's own handler answers it (``KeyboardInterrupt``), noted while forking."""
+    _note_or_raise(signum, KeyboardInterrupt())
+
+
+def _forked_child() -> None:
+    """In a new worker, whose memory is the parent's at the fork: a signal noted before the fork was the
+    parent's (the parent raises it). One that reaches the worker from here on waits for ``become_worker``."""
+    if _Forking.pending is not None and _Forking.pending[0] != os.getpid():
+        _Forking.pending = None
+
+
+def _take_pending() -> int | None:
+    """The signal noted in this process while forking, if any; forking is over."""
+    pending, _Forking.pending, _Forking.active = _Forking.pending, None, False
+    return pending[1] if pending is not None and pending[0] == os.getpid() else None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
 
 
 def stop_signals() -> tuple[int, ...]:
@@ -84,38 +122,55 @@ def interrupt_on_stop_signals() -> Iterator[None]:
 
 
 def held_signals() -> tuple[int, ...]:
-    """What ``start_process`` holds back while it forks: Ctrl-C's SIGINT and the stop signals."""
+    """Ctrl-C's SIGINT and the stop signals: what ``start_process`` holds back while it forks."""
     return (signal.SIGINT, *stop_signals())
 
 
 def start_process(process: Any) -> None:
-    """``process.start()``, with SIGINT, SIGTERM and SIGHUP held back until the fork is done.
+    """``process.start()``, with SIGINT, SIGTERM and SIGHUP answered only once the fork is done.
 
-    A signal that lands while ``os.fork`` runs its after-fork handlers (logging's lock release, for one)
-    raises there, where Python prints "Exception ignored" and goes on: the run then finished as if it had
-    never been stopped. Held back, it is delivered as the start returns, in code that handles it. The
-    worker inherits the held signals; ``become_worker`` lets them through once its handlers are set.
+    A signal whose handler ran while ``os.fork`` ran its after-fork handlers (logging's lock release, for
+    one) raised there, where Python prints "Exception ignored" and goes on: the run then finished as if it
+    had never been stopped. So the forking thread blocks those signals, and a handler that runs meanwhile
+    (the signal reached another thread; handlers run in the main thread) only notes it: the stop
+    (``Terminated``, or ``KeyboardInterrupt`` for Ctrl-C) is raised here, after the new worker is stopped.
+    The worker starts with them blocked too, so one sent to it at once waits in the kernel (Python drops
+    signals that arrive during a fork) until ``become_worker`` lets it through.
     """
-    if not hasattr(signal, "pthread_sigmask"):
-        process.start()
+    if threading.current_thread() is not threading.main_thread():
+        process.start()  # the handlers run in the main thread, never inside this thread's fork
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held_signals())
+    sigint = signal.getsignal(signal.SIGINT)
+    swapped = sigint is signal.default_int_handler
+    if swapped:
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    _Forking.active, _Forking.pending = True, None
+    masked = hasattr(signal, "pthread_sigmask")
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held_signals()) if masked else None
     try:
         process.start()
     finally:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal's handler runs here
-        except BaseException:
-            if process.pid is not None:  # the caller never gets the worker: it must not outlive this
-                stop_process(process)
-            raise
+        if masked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held signal's handler runs now, and notes it
+        pending = _take_pending()
+        if swapped:
+            signal.signal(signal.SIGINT, sigint)
+    if pending is not None:
+        if process.pid is not None:  # the caller never gets the worker: it must not outlive this
+            stop_process(process)
+        if pending == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(pending)
 
 
 def become_worker(parent: int) -> None:
     """Call first in a worker process: it ends when ``parent`` (a PID) ends, and stops cleanly on SIGTERM/SIGHUP."""
     for s in stop_signals():
         signal.signal(s, _raise_terminated)
-    if hasattr(signal, "pthread_sigmask"):  # held back by ``start_process`` while this process was forked
+    pending = _take_pending()  # a stop that reached this worker while it was being forked
+    if pending is not None:
+        raise KeyboardInterrupt if pending == signal.SIGINT else Terminated(pending)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by ``start_process``: one sent meanwhile is raised here
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held_signals())
     if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGTERM):
         if os.getppid() != parent:  # the parent was gone before the kernel was told

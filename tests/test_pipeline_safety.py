@@ -382,29 +382,67 @@ def _fail_after(pause: float, progress=None) -> None:
     raise OutputError("disk full")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_a_stop_signal_that_lands_during_a_fork_still_stops_the_run(sig):
-    """Sent while ``os.fork`` runs its after-fork handlers, the signal used to be raised inside one, printed
-    as "Exception ignored" and lost: the run went on to the end and exited 0 (``test_sigterm_and_sighup...``
-    failed one time in two). Held back during the fork, it stops the run, and the new worker with it."""
+@pytest.mark.parametrize("to", ["main thread", "another thread"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_that_lands_during_a_fork_still_stops_the_run(sig, to):
+    """Handled while ``os.fork`` ran its after-fork handlers, the signal used to be raised inside one,
+    printed as "Exception ignored" and lost: the run went on to the end and exited 0. It must stop the
+    run, and the new worker with it, whichever thread the kernel handed it to."""
+    import threading
+
     from narrascore.parallel import Background, Terminated, interrupt_on_stop_signals
 
+    other = threading.Event()
+    helper = threading.Thread(target=other.wait, daemon=True)
+    helper.start()
+    target = helper.ident if to == "another thread" else threading.main_thread().ident
     armed, before, forked = [True], descendants(os.getpid()), set()
 
     def signal_in_the_fork() -> None:
         if armed[0]:
             armed[0] = False
             forked.update(descendants(os.getpid()) - before)
-            os.kill(os.getpid(), sig)
+            signal.pthread_kill(target, sig)
+            time.sleep(0.05)  # (time for the handler to be called here, inside the fork's handlers)
 
     os.register_at_fork(after_in_parent=signal_in_the_fork)
+    expected = KeyboardInterrupt if sig == signal.SIGINT else Terminated
     try:
-        with interrupt_on_stop_signals(), pytest.raises(Terminated):
+        with interrupt_on_stop_signals(), pytest.raises(expected):
             with Background(time.sleep, 30.0):
                 pytest.fail("the signal was lost")
     finally:
         armed[0] = False  # (fork hooks cannot be removed: this one stays disarmed)
+        other.set()
     assert forked and gone_within(forked, 3.0) == set()
+
+
+def test_a_worker_told_to_stop_as_it_is_forked_stops():
+    """A SIGTERM that reaches a new worker inside its fork (``start_process`` stops the worker it just
+    forked when the run was stopped meanwhile) would be raised in an after-fork handler and lost, and the
+    worker would live on until killed 5 s later. It is kept until the worker's handlers are set."""
+    from narrascore.errors import NarrascoreError
+    from narrascore.parallel import Background, interrupt_on_stop_signals
+
+    armed = [True]
+
+    def stop_myself() -> None:  # in the new worker, among its after-fork handlers
+        if armed[0]:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # (time for the handler to be called here)
+
+    os.register_at_fork(after_in_child=stop_myself)
+    started = time.monotonic()
+    try:
+        with interrupt_on_stop_signals(), Background(time.sleep, 30.0) as worker:
+            armed[0] = False  # (the parent's copy: later forks are left alone)
+            pid = worker.process.pid
+            with pytest.raises(NarrascoreError, match="worker process died"):
+                worker.result()
+    finally:
+        armed[0] = False
+    assert time.monotonic() - started < 3.0
+    assert gone_within({pid}, 1.0) == set()
 
 
 def test_gather_returns_values_in_order_and_sums_progress():
