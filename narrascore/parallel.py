@@ -6,6 +6,9 @@ killer: on Linux the kernel sends it SIGTERM when the parent goes (``prctl(PR_SE
 a thread watches the parent's PID as well (elsewhere it sends the SIGTERM), and a worker still there
 ``STOP_SECONDS`` later is killed. Workers turn SIGTERM and SIGHUP into
 ``KeyboardInterrupt``, so their atomic writes remove their temporary files on the way out.
+
+Forked workers are started by ``start_process``: a stop that comes while one is being forked is answered
+after the fork, in the parent and in the new worker alike, never lost inside the fork.
 """
 
 from __future__ import annotations
