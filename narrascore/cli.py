@@ -504,10 +504,8 @@ def run() -> None:
         print(code, file=sys.stderr)
         code = 1
     import atexit
-    import logging
 
-    logging.shutdown()
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # logging's shutdown among them
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

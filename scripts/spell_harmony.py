@@ -2,7 +2,7 @@
 
     python scripts/spell_harmony.py          (needs music21: pip install -e ".[dev]")
 
-The composer reads the spelled table at import, so scoring does not import music21 (0.3 s). A test
+The composer reads the spelled table on first use, so scoring does not import music21 (0.3 s). A test
 spells it again and holds the file to it, so the table is music21's, never a hand-written one.
 """
 

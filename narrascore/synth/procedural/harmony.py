@@ -32,12 +32,14 @@ def spelled() -> tuple[dict[str, tuple[int, ...]], dict[str, dict[str, tuple[int
     read from ``SPELLED`` once."""
     table = json.loads(SPELLED.read_text())
     scales = {mode: tuple(pcs) for mode, pcs in table["scales"].items()}
-    chords = {mode: {numeral: (int(root), tuple(intervals)) for numeral, (root, intervals) in spelled.items()}
-              for mode, spelled in table["chords"].items()}
+    chords = {mode: {numeral: (int(root), tuple(intervals)) for numeral, (root, intervals) in by_numeral.items()}
+              for mode, by_numeral in table["chords"].items()}
     missing = [f"{mode} {n}" for mode, numerals in NUMERALS.items() for n in numerals if n not in chords.get(mode, {})]
-    if missing:  # a numeral added without spelling it: a developer's error, named at import
+    if missing:  # a numeral added without spelling it: a developer's error, named on first use
         raise RuntimeError(f"{SPELLED}: no spelling of {', '.join(missing)}; run scripts/spell_harmony.py")
     return scales, chords
+
+
 TONIC = {"major": "I", "minor": "i"}
 
 # Four-bar functional phrases (tonic - predominant - dominant), by affect quadrant.
