@@ -12,7 +12,7 @@ import soundfile as sf
 
 from narrascore.errors import MediaError
 from narrascore.synth.procedural import fontcache
-from narrascore.synth.procedural.render import NOTE_OFF, NOTE_ON, Unit, render_unit
+from narrascore.synth.procedural.render import NOTE_OFF, NOTE_ON, Pass, Unit, render_unit
 from narrascore.synth.procedural.soundfont import bundled_soundfont, require_tinysoundfont
 
 FS = 48_000
@@ -84,7 +84,7 @@ def play(font, **load) -> np.ndarray:
         rows += [(int((0.1 + 0.3 * k) * FS), NOTE_ON, channel, pitch, 100), (int((0.6 + 0.3 * k) * FS), NOTE_OFF, channel, pitch, 0)]
     events = np.array(sorted(rows, key=lambda r: (r[0], r[1])), dtype=np.int64)
     blocks: list[np.ndarray] = []
-    unit = Unit("u", ("melody",), ((0, 0, False), (1, 48, False), (9, 0, True)), events)
+    unit = Unit("u", (Pass("melody", ((0, 0, False), (1, 48, False), (9, 0, True)), events),))
     render_unit(synth, sfid, unit, 3 * FS, lambda b: blocks.append(b.copy()))
     return np.concatenate(blocks)
 

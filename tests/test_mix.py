@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.signal import fftconvolve
@@ -9,7 +12,7 @@ from scipy.signal import fftconvolve
 from narrascore.errors import NarrascoreError
 from narrascore.evaluate.acoustics import decay_rt60, stereo_correlation
 from narrascore.synth.procedural.mix import ROOMS, Compressor, MixBus, PartitionedConvolver, impulse_response
-from narrascore.synth.procedural.render import CHUNK, NOTE_OFF, NOTE_ON, Unit, load_synth, render_unit
+from narrascore.synth.procedural.render import CHUNK, NOTE_OFF, NOTE_ON, Pass, Unit, load_synth, render_unit
 from narrascore.synth.procedural.soundfont import bundled_soundfont
 
 FS = 48_000
@@ -70,7 +73,7 @@ def test_a_dry_final_chord_gets_a_concert_hall_tail():
         rows += [(int(0.1 * FS), NOTE_ON, 0, pitch, 100), (int(1.6 * FS), NOTE_OFF, 0, pitch, 0)]
     events = np.array(sorted(rows, key=lambda r: (r[0], r[1])), dtype=np.int64)
     blocks: list[np.ndarray] = []
-    render_unit(synth, sfid, Unit("chord", ("harmony",), ((0, 0, False),), events), 8 * FS, lambda b: blocks.append(b.copy()))
+    render_unit(synth, sfid, Unit("chord", (Pass("harmony", ((0, 0, False),), events),)), 8 * FS, lambda b: blocks.append(b.copy()))
     dry = np.concatenate(blocks)
     assert decay_rt60(dry, FS, start=1.6) < 1.2  # the SoundFont alone is dry
     wet = bussed("orchestral", dry)
@@ -111,3 +114,61 @@ def test_the_demo_ends_with_its_room_ringing(scored_demo):
     assert held - last >= 10.0, (held, last)  # it decays
     assert last > -70.0, last  # into a tail that is still heard
     assert all(level(t, t + 0.1) > -75.0 for t in np.arange(end - 1.0, end - 0.05, 0.1))  # no silent gap
+
+
+# --------------------------------------------------------------------------- per-group EQ
+def response_db(sos: np.ndarray, freq: float) -> float:
+    from scipy.signal import sosfreqz
+
+    _, h = sosfreqz(sos, worN=[freq], fs=FS)
+    return float(20 * np.log10(abs(h[0])))
+
+
+def test_the_group_eq_bands_are_what_they_say():
+    from narrascore.synth.procedural.eq import bell, hp, sections
+
+    high_pass = sections((hp(120.0),), FS)
+    assert abs(response_db(high_pass, 120.0) + 3.01) < 0.05  # Butterworth: -3 dB at the corner
+    assert response_db(high_pass, 30.0) < -23.0  # 12 dB per octave, two octaves down
+    assert abs(response_db(high_pass, 2000.0)) < 0.05
+    peak = sections((bell(2500.0, -3.0),), FS)
+    assert abs(response_db(peak, 2500.0) + 3.0) < 0.01
+    assert abs(response_db(peak, 100.0)) < 0.05 and abs(response_db(peak, 18000.0)) < 0.3
+    assert sections((), FS).shape == (0, 6)
+
+
+def test_every_style_gives_the_low_end_to_the_bass_and_room_to_the_melody(tmp_path, monkeypatch):
+    """Rendered stems, with and without the group EQ: pads and guitars leave the band under 120 Hz, the
+    melody reads over harmony + pad at 2-4 kHz, the bass keeps its low end, and the stems sum to the mix."""
+    import soundfile as sf
+
+    from narrascore.concept import conceive
+    from narrascore.evaluate.acoustics import LOW_END_HZ, band_energy, low_end_ownership, melody_presence
+    from narrascore.synth import SAMPLE_RATE, RenderRequest
+    from narrascore.synth.procedural import ProceduralSynthesizer, render
+    from narrascore.synth.procedural.soundfont import find_soundfont
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_valence as bv
+
+    plan = bv.alternating_plan("arousal")
+    font = find_soundfont()
+
+    def stems(style: str, tag: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        result = ProceduralSynthesizer().render(plan, conceive(plan, style=style), None, RenderRequest(
+            n_samples=round(plan.duration * SAMPLE_RATE), work_dir=tmp_path / style / tag, stems=True, soundfont=str(font)))
+        parts = {name: sf.read(str(p), dtype="float32")[0] for name, p in result.stems.items()}
+        return parts, sf.read(str(result.mix), dtype="float32")[0]
+
+    for style in ("rock", "electronic"):
+        with monkeypatch.context() as m:
+            m.setattr(render, "group_bands", lambda style, group: ())
+            flat, _ = stems(style, "flat")
+        eq, mix = stems(style, "eq")
+        assert np.allclose(sum(eq.values()), mix, atol=1e-5)
+        pad_flat, pad_eq = (band_energy(s["pad"], FS, (20.0, 90.0)) for s in (flat, eq))
+        assert 10 * np.log10(pad_eq / pad_flat) < -10.0, style
+        bass_flat, bass_eq = (band_energy(s["bass"], FS, LOW_END_HZ) for s in (flat, eq))
+        assert abs(10 * np.log10(bass_eq / bass_flat)) < 1.0, style
+        assert low_end_ownership(eq, FS) >= low_end_ownership(flat, FS), style
+        assert melody_presence(eq, FS) > melody_presence(flat, FS) + 2.5, style

@@ -1,8 +1,13 @@
-"""Signal measures of a produced mix that share no rule with the mix bus: reverberation time and stereo image.
+"""Signal measures of a produced mix that share no rule with the mix bus: reverberation time, stereo
+image, and how the stems share the spectrum.
 
 ``decay_rt60`` follows ISO 3382-1: Schroeder's backward integration of the energy after a sound stops,
 a straight line fitted between -5 and -25 dB (T20), extrapolated to 60 dB. ``stereo_correlation``
 is the zero-lag correlation of left and right (1: mono, 0: unrelated sides, below 0: phasey).
+``band_energy`` is a stem's energy between two frequencies (Welch's average of power spectra), from
+which ``low_end_ownership`` (the share of the mix's lowest band that the bass and the percussion
+play, not a pad or a guitar) and ``melody_presence`` (the melody's level over the accompaniment's in
+the band that carries a melody's intelligibility) are read.
 """
 
 from __future__ import annotations
@@ -46,3 +51,38 @@ def stereo_correlation(audio: np.ndarray) -> float:
     left, right = x[:, 0] - x[:, 0].mean(), x[:, 1] - x[:, 1].mean()
     denominator = np.sqrt((left ** 2).sum() * (right ** 2).sum())
     return float((left * right).sum() / denominator) if denominator > 0 else 1.0
+
+
+LOW_END_HZ = (20.0, 120.0)  # the bass's and the kick's band
+PRESENCE_HZ = (2000.0, 4000.0)  # where a melody reads through a texture (the ear's most sensitive octave)
+
+
+def band_energy(audio: np.ndarray, sample_rate: int, band: tuple[float, float]) -> float:
+    """Mean power of ``audio`` (n,) or (n, c) between ``band`` Hz (Welch, 8192-sample Hann segments)."""
+    from scipy.signal import welch
+
+    x = np.asarray(audio, dtype=np.float64)
+    x = x.mean(axis=1) if x.ndim == 2 else x
+    if len(x) == 0:
+        raise NarrascoreError("band_energy: no audio")
+    f, p = welch(x, fs=sample_rate, nperseg=min(8192, len(x)))
+    inside = (f >= band[0]) & (f < band[1])
+    return float(p[inside].sum() * (f[1] - f[0]))
+
+
+def low_end_ownership(stems: dict[str, np.ndarray], sample_rate: int) -> float:
+    """Share (0..1) of the stems' energy under 120 Hz that the ``bass`` and ``percussion`` stems hold."""
+    energy = {name: band_energy(x, sample_rate, LOW_END_HZ) for name, x in stems.items() if name != "reverb"}
+    total = sum(energy.values())
+    if total <= 0:
+        raise NarrascoreError("low_end_ownership: the stems have no low end")
+    return (energy.get("bass", 0.0) + energy.get("percussion", 0.0)) / total
+
+
+def melody_presence(stems: dict[str, np.ndarray], sample_rate: int) -> float:
+    """The ``melody`` stem's level over ``harmony`` + ``pad`` together between 2 and 4 kHz, in dB."""
+    melody = band_energy(stems["melody"], sample_rate, PRESENCE_HZ)
+    accompaniment = sum(band_energy(stems[name], sample_rate, PRESENCE_HZ) for name in ("harmony", "pad") if name in stems)
+    if melody <= 0 or accompaniment <= 0:
+        raise NarrascoreError("melody_presence: the melody or its accompaniment is silent in the presence band")
+    return float(10.0 * np.log10(melody / accompaniment))

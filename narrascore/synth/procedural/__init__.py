@@ -59,8 +59,8 @@ class ProceduralSynthesizer:
             with atomic_path(midi) as tmp:
                 write_midi(score, tmp)
             t1 = time.perf_counter()
+            units = build_units(score, stems=request.stems, style=concept.style)  # before the fork: it imports scipy.signal
             pool = WorkerPool(soundfont, workers) if workers > 0 else None
-            units = build_units(score, stems=request.stems)
             stem_paths: dict[str, Path] = {}
             if request.stems:
                 stem_dir = ensure_writable_dir(work / "stems")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIX_VERSION = 1  # part of the render stage's identity: a change of the bus recomputes old renders
+MIX_VERSION = 2  # part of the render stage's identity: a change of the bus recomputes old renders
 
 
 @dataclass(frozen=True)

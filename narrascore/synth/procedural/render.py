@@ -1,9 +1,10 @@
 """Render a composed score with tinysoundfont: 48 kHz stereo float32, in chunks, on several cores.
 
-The score's instrument groups are split into *units*, each rendered by one synthesizer pass:
-one unit per group when stems are wanted, otherwise a fixed two-way split balanced by estimated
-voice load. The split never depends on the number of workers, so the same score gives the same
-bytes on any machine. Units render in worker processes (see ``narrascore.parallel``: each loads the SoundFont
+The score's instrument groups are split into *units*: one unit per group when stems are wanted,
+otherwise a fixed two-way split balanced by estimated voice load. Inside a unit every group is its
+own synthesizer pass, filtered by the group's EQ (``eq.py``) before the passes are summed, so the
+mix is the same either way. The split never depends on the number of workers, so the same score
+gives the same bytes on any machine. Units render in worker processes (see ``narrascore.parallel``: each loads the SoundFont
 once, while the parent composes) and stream 1-second chunks back through pipes, or write their stem
 files; the parent sums the units chunk by chunk, in a fixed order, into ``mix.wav``. Nothing ever
 holds the whole track: memory stays flat in the length of the video.
@@ -32,6 +33,7 @@ from ...fileio import atomic_path
 from .. import SAMPLE_RATE
 from .composer import Score
 from .fontcache import decoded_soundfont, mapped_samples
+from .eq import GroupFilter, group_bands, sections
 from .mix import MixBus
 from .performance import PEDAL, pedalled
 from .soundfont import require_tinysoundfont
@@ -44,17 +46,31 @@ NOTE_OFF, CONTROL, NOTE_ON = 0, 1, 2  # event kinds, in the order they apply at 
 
 
 @dataclass(frozen=True)
-class Unit:
-    """One synthesizer pass: ``programs`` (channel, GM program, is_drum) and sorted ``events``.
+class Pass:
+    """One group's synthesizer pass inside a unit: ``programs`` (channel, GM program, is_drum), sorted
+    ``events`` and the group's EQ.
 
     events: int64 (N, 5) = (sample, kind, channel, data1, data2); kind NOTE_OFF < CONTROL < NOTE_ON.
+    eq: float64 second-order sections (K, 6) (``eq.sections``); K = 0 leaves the group as rendered.
     """
 
-    name: str
-    groups: tuple[str, ...]
+    group: str
     programs: tuple[tuple[int, int, bool], ...]
     events: np.ndarray
+    eq: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What one worker renders and sums: one pass per group, each with its own synthesizer state."""
+
+    name: str
+    passes: tuple[Pass, ...]
     cost: float = 0.0
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(p.group for p in self.passes)
 
 
 @dataclass
@@ -65,41 +81,45 @@ class RenderStats:
     integrated_lufs: float | None = None  # of the mix, measured as it was written
 
 
-def build_units(score: Score, *, stems: bool) -> list[Unit]:
-    """Per-group units (stems) or a deterministic two-way split balanced by estimated voice-seconds."""
-    per_group = [_unit((t,)) for t in score.tracks if t.notes]
-    if stems or len(per_group) <= 1:
-        return per_group
-    bins: list[list] = [[], []]
+def build_units(score: Score, *, stems: bool, style: str) -> list[Unit]:
+    """Per-group units (stems) or a deterministic two-way split balanced by estimated voice-seconds.
+
+    Either way every group is its own pass with ``style``'s EQ for it, so the mix is the same.
+    """
+    passes = [(_pass(t, style), _cost(t)) for t in score.tracks if t.notes]
+    if stems or len(passes) <= 1:
+        return [Unit(p.group, (p,), cost) for p, cost in passes]
+    bins: list[list[tuple[Pass, float]]] = [[], []]
     load = [0.0, 0.0]
-    for unit in sorted(per_group, key=lambda u: (-u.cost, u.name)):  # longest-processing-time first
+    for p, cost in sorted(passes, key=lambda pc: (-pc[1], pc[0].group)):  # longest-processing-time first
         i = int(np.argmin(load))
-        bins[i].append(unit.groups[0])
-        load[i] += unit.cost
-    by_name = {t.name: t for t in score.tracks}
-    order = [t.name for t in score.tracks]
-    return [_unit(tuple(by_name[g] for g in sorted(b, key=order.index)), name=f"part{i}") for i, b in enumerate(bins) if b]
+        bins[i].append((p, cost))
+        load[i] += cost
+    order = [p.group for p, _ in passes]
+    return [Unit(f"part{i}", tuple(p for p, _ in sorted(b, key=lambda pc: order.index(pc[0].group))),
+                 sum(cost for _, cost in b)) for i, b in enumerate(bins) if b]
 
 
-def _unit(tracks, name: str | None = None) -> Unit:
+def _pass(track, style: str) -> Pass:
     rows: list[tuple[int, int, int, int, int]] = []
-    programs: list[tuple[int, int, bool]] = []
-    cost = 0.0
-    for track in tracks:
-        programs += [(p.channel, p.program, p.is_drum) for p in track.parts]
-        for t, c, cc, value in track.controls:
-            if cc != PEDAL:  # the pedal is played out in the note ends (``pedalled``)
-                rows.append((round(t * SAMPLE_RATE), CONTROL, c, cc, value))
-        for s, e, p, v, c in pedalled(track):
-            on, off = round(s * SAMPLE_RATE), round(e * SAMPLE_RATE)
-            rows.append((on, NOTE_ON, c, p, v))
-            rows.append((max(off, on + 1), NOTE_OFF, c, p, 0))
-            cost += e - s + 0.5  # sounding time plus a typical release
+    for t, c, cc, value in track.controls:
+        if cc != PEDAL:  # the pedal is played out in the note ends (``pedalled``)
+            rows.append((round(t * SAMPLE_RATE), CONTROL, c, cc, value))
+    for s, e, p, v, c in pedalled(track):
+        if not (0 <= p <= 127 and 0 <= v <= 127):
+            continue  # not a MIDI note: the synthesizer would ignore it
+        on, off = round(s * SAMPLE_RATE), round(e * SAMPLE_RATE)
+        rows.append((on, NOTE_ON, c, p, v))
+        rows.append((max(off, on + 1), NOTE_OFF, c, p, 0))
     events = np.array(rows, dtype=np.int64).reshape(-1, 5)
     if len(events):
         events = events[np.lexsort(events.T[::-1])]  # by sample, kind, channel, data
-    return Unit(name=name or tracks[0].name, groups=tuple(t.name for t in tracks), programs=tuple(programs),
-                events=events, cost=cost)
+    return Pass(track.name, tuple((p.channel, p.program, p.is_drum) for p in track.parts), events,
+                sections(group_bands(style, track.name), SAMPLE_RATE))
+
+
+def _cost(track) -> float:
+    return sum(e - s + 0.5 for s, e, *_ in track.notes)  # sounding time plus a typical release
 
 
 # --------------------------------------------------------------------------- one pass
@@ -140,7 +160,8 @@ def load_synth(soundfont: str | os.PathLike[str]):
     An sf3 loads from its decoded copy in the user's cache (``fontcache``: made once, 0.4 s to load
     MuseScore General Lite instead of 3.3 s). The process keeps the last font it loaded (keyed by
     path, size and mtime, so a replaced file is loaded again), so a long-lived process such as the
-    web page's job worker loads it once. Every pass starts with ``_reset``, so a reused synthesizer renders the same bytes.
+    web page's job worker loads it once. Every pass plays on a fresh copy of it (``render_unit``), so a reused
+    synthesizer renders the same bytes.
     """
     wait_for_preload()  # one load at a time; a process forked next holds no half-loaded font
     path = Path(soundfont)
@@ -177,42 +198,59 @@ def _mapped_samples(tsf, decoded: Path):
 def render_unit(synth, sfid: int, unit: Unit, n_samples: int, emit) -> None:
     """Render ``unit`` from a clean synthesizer state, calling ``emit(block)`` per chunk.
 
-    block: float32 (n, 2) view into a reused buffer, valid only during the call.
+    Each pass plays on its own copy of the loaded SoundFont (``tsf_copy``: the samples are shared, the
+    voices and channels are new, so every render starts from the same state), is filtered by its
+    group's EQ, and the passes are summed in order.
+    block: float32 (n, 2), valid only during the call.
     """
-    _reset(synth, sfid)
-    for channel, program, is_drum in unit.programs:
-        synth.program_select(channel, sfid, 0, program, is_drum)
-    buffer = bytearray(CHUNK * 8)
-    view = memoryview(buffer)
-    block = np.frombuffer(buffer, dtype=np.float32).reshape(-1, 2)
-    samples = unit.events[:, 0] if len(unit.events) else np.zeros(0, dtype=np.int64)
-    events = unit.events.tolist()
-    apply = {NOTE_OFF: lambda c, a, b: synth.noteoff(c, a), CONTROL: synth.control_change, NOTE_ON: synth.noteon}
-    i = 0
+    native = synth.soundfonts[sfid]
+    players = [_Player(type(native)(native), p, n_samples) for p in unit.passes]
     for c0 in range(0, n_samples, CHUNK):
         c1 = min(n_samples, c0 + CHUNK)
+        total = None
+        for player in players:
+            block = player.render(c0, c1)
+            if total is None:
+                total = block if len(players) == 1 else block.copy()
+            else:
+                total += block
+        emit(total)
+
+
+class _Player:
+    """One pass's synthesizer copy, its event cursor, its chunk buffer and its EQ."""
+
+    def __init__(self, soundfont, p: Pass, n_samples: int) -> None:
+        soundfont.set_max_voices(MAX_VOICES)
+        for channel, program, is_drum in p.programs:
+            soundfont.channel_set_bank(channel, 0)
+            soundfont.channel_set_preset_number(channel, program, is_drum)
+        self.soundfont = soundfont
+        self.buffer = bytearray(CHUNK * 8)
+        self.view = memoryview(self.buffer)
+        self.block = np.frombuffer(self.buffer, dtype=np.float32).reshape(-1, 2)
+        self.samples = p.events[:, 0] if len(p.events) else np.zeros(0, dtype=np.int64)
+        self.events = p.events.tolist()
+        self.next = 0
+        self.filter = GroupFilter(p.eq) if len(p.eq) else None
+        self.apply = {NOTE_OFF: lambda c, a, b: soundfont.channel_note_off(c, a),
+                      CONTROL: soundfont.channel_midi_control,
+                      NOTE_ON: lambda c, a, b: soundfont.channel_note_on(c, a, b / 127.0)}
+
+    def render(self, c0: int, c1: int) -> np.ndarray:
+        """Samples ``c0:c1`` of this pass (after its EQ), float32 (c1 - c0, 2)."""
         pos = c0
-        j = int(np.searchsorted(samples, c1, side="left"))
-        for s, kind, channel, a, b in events[i:j]:
+        j = int(np.searchsorted(self.samples, c1, side="left"))
+        for s, kind, channel, a, b in self.events[self.next:j]:
             if s > pos:
-                synth.generate_simple(s - pos, buffer=view[(pos - c0) * 8:(s - c0) * 8])
+                self.soundfont.render(self.view[(pos - c0) * 8:(s - c0) * 8], False)
                 pos = s
-            apply[kind](channel, a, b)
-        i = j
+            self.apply[kind](channel, a, b)
+        self.next = j
         if c1 > pos:
-            synth.generate_simple(c1 - pos, buffer=view[(pos - c0) * 8:(c1 - c0) * 8])
-        emit(block[:c1 - c0])
-
-
-def _reset(synth, sfid: int) -> None:
-    """Stop every voice and clear channel state, so each pass starts as from a fresh synthesizer."""
-    synth.soundfonts[sfid].reset()
-    scratch = memoryview(bytearray(1024 * 8))
-    for _ in range(200):  # voices end with a 10 ms release: render until silent
-        synth.generate_simple(1024, buffer=scratch)
-        if not np.frombuffer(scratch, dtype=np.float32).any():
-            synth.generate_simple(1024, buffer=scratch)
-            break
+            self.soundfont.render(self.view[(pos - c0) * 8:(c1 - c0) * 8], False)
+        block = self.block[:c1 - c0]
+        return block if self.filter is None else self.filter.process(block)
 
 
 SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile command; its PEAK chunk holds a timestamp
