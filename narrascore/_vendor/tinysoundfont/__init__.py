@@ -3,6 +3,7 @@
 Upstream's ``synth.py`` less live playback (``start``/``stop``, the only use of pyaudio), the sequencer
 and the MIDI-file player; the method bodies are unchanged, so rendering is the same as the PyPI wheel's.
 One addition: ``sfload(..., samples=)`` takes the decoded samples from a memory map (see fontcache).
+The C++ side also reads the SoundFont's modulators (vendor/tinysoundfont/README.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from . import _tinysoundfont
 
 __version__ = "0.3.7"  # upstream release vendored; part of the render cache's identity
+PATCH = 1  # our changes that alter rendered samples (SF2 modulators); part of the identity too
 MAX_CHANNELS = 16
 _FRAME_BYTES = 8  # stereo float32
 

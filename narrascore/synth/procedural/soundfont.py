@@ -47,7 +47,7 @@ def renderer_version() -> str:
     """Which tinysoundfont build renders, for the render cache's key: vendored and PyPI builds differ."""
     tsf = require_tinysoundfont()
     if tsf.__name__.startswith("narrascore."):
-        return f"{tsf.__version__} (vendored)"
+        return f"{tsf.__version__}+narrascore.{tsf.PATCH} (vendored)"
     return library_versions("tinysoundfont")["tinysoundfont"] or "unknown"
 
 

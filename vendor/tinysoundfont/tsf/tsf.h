@@ -444,6 +444,10 @@ struct tsf_voice_envelope { float level, slope; int samplesUntilNextSegment; sho
 struct tsf_voice_lowpass { double QInv, a0, a1, b1, b2, z1, z2; TSF_BOOL active; };
 struct tsf_voice_lfo { int samplesUntil; float level, delta; };
 
+// narrascore: SF2 modulators whose sources are fixed at note-on (velocity, key number), see tsf_voice_modulate
+struct tsf_modulator { tsf_u16 src, dest, amtSrc, trans; short amount; };
+#define TSF_REGION_MODS 12
+
 struct tsf_region
 {
 	int loop_mode;
@@ -459,6 +463,11 @@ struct tsf_region
 	int freqModLFO, modLfoToPitch;
 	float delayVibLFO;
 	int freqVibLFO, vibLfoToPitch;
+	// narrascore: the modulators that apply to this region (instrument level, defaults included, then
+	// preset level) and its envelopes in timecents, from which a modulated voice derives its own
+	struct tsf_envelope ampenvTc, modenvTc;
+	struct tsf_modulator mods[TSF_REGION_MODS];
+	int modNum;
 };
 
 struct tsf_preset
@@ -480,6 +489,7 @@ struct tsf_voice
 	struct tsf_voice_envelope ampenv, modenv;
 	struct tsf_voice_lowpass lowpass;
 	struct tsf_voice_lfo modlfo, viblfo;
+	int initialFilterFc, modEnvToFilterFc, modLfoToFilterFc; // narrascore: the region's, after its modulators
 };
 
 struct tsf_channel
@@ -536,6 +546,112 @@ static void tsf_region_clear(struct tsf_region* i, TSF_BOOL for_relative)
 
 	i->delayModLFO = -12000.0f;
 	i->delayVibLFO = -12000.0f;
+}
+
+// narrascore: modulators. Only those whose sources are fixed when a note starts (note-on velocity and
+// key number, SF2.04 section 8.2.1) are read, and only into the generators a voice reads once at its
+// start: the filter and the envelopes. Sources that move during a note (MIDI controllers, pitch wheel)
+// and a modulator into the attenuation are left out: the channel's volume, expression and pan and the
+// velocity's loudness stay TinySoundFont's own.
+enum { TSF_GEN_FILTERFC = 8, TSF_GEN_FILTERQ = 9, TSF_GEN_MODLFOTOFILTERFC = 10, TSF_GEN_MODENVTOFILTERFC = 11,
+	TSF_GEN_MODENV_FIRST = 25, TSF_GEN_MODENV_LAST = 30, TSF_GEN_VOLENV_FIRST = 33, TSF_GEN_VOLENV_LAST = 38 };
+
+static TSF_BOOL tsf_mod_static_source(tsf_u16 src)
+{
+	int index = src & 0x7F;
+	return !(src & 0x80) && (index == 2 || index == 3) && (src >> 10) <= 3; // velocity or key, curve 0-3
+}
+
+static TSF_BOOL tsf_mod_supported(tsf_u16 src, tsf_u16 dest, tsf_u16 amtSrc, tsf_u16 trans)
+{
+	TSF_BOOL envelope = (dest >= TSF_GEN_MODENV_FIRST && dest <= TSF_GEN_MODENV_LAST) || (dest >= TSF_GEN_VOLENV_FIRST && dest <= TSF_GEN_VOLENV_LAST);
+	if (!tsf_mod_static_source(src) || (amtSrc && !tsf_mod_static_source(amtSrc)) || trans > 2 || trans == 1) return TSF_FALSE;
+	return envelope || (dest >= TSF_GEN_FILTERFC && dest <= TSF_GEN_MODENVTOFILTERFC);
+}
+
+// Add a modulator to a zone; one identical in its sources and destination (from the global zone, or a
+// default) is replaced (SF2.04 section 9.5.1).
+static void tsf_region_set_mod(struct tsf_region* r, tsf_u16 src, tsf_u16 dest, short amount, tsf_u16 amtSrc, tsf_u16 trans)
+{
+	int i;
+	if (!tsf_mod_supported(src, dest, amtSrc, trans)) return;
+	for (i = 0; i != r->modNum; i++)
+		if (r->mods[i].src == src && r->mods[i].dest == dest && r->mods[i].amtSrc == amtSrc) break;
+	if (i == TSF_REGION_MODS) return;
+	if (i == r->modNum) r->modNum++;
+	r->mods[i].src = src, r->mods[i].dest = dest, r->mods[i].amount = amount, r->mods[i].amtSrc = amtSrc, r->mods[i].trans = trans;
+}
+
+// The default modulator that reads a fixed source into a destination read here: note-on velocity to
+// the filter cutoff, -2400 cents (SF2.04 section 8.4.2, with FluidSynth's positive switch as its
+// secondary source, the synthesizer the common GM fonts are voiced on: it filters notes under 64 only).
+static void tsf_region_default_mods(struct tsf_region* r)
+{
+	tsf_region_set_mod(r, 0x0102, TSF_GEN_FILTERFC, -2400, 0x0C02, 0);
+}
+
+static float tsf_mod_curve(int type, float x) // x in [0, 1]: linear, concave, convex, switch
+{
+	float y;
+	switch (type)
+	{
+		case 1: y = (x >= 1.0f ? 1.0f : (float)(-20.0 / 96.0 * TSF_LOG10((1.0 - x) * (1.0 - x)))); break;
+		case 2: y = (x <= 0.0f ? 0.0f : (float)(1.0 + 20.0 / 96.0 * TSF_LOG10((double)x * x))); break;
+		case 3: return (x >= 0.5f ? 1.0f : 0.0f);
+		default: return x;
+	}
+	return (y < 0.0f ? 0.0f : (y > 1.0f ? 1.0f : y));
+}
+
+static float tsf_mod_source(tsf_u16 src, int key, int velocity)
+{
+	int type = src >> 10;
+	float x;
+	if ((src & 0x7F) == 0) return 1.0f; // no amount source: full amount
+	x = ((src & 0x7F) == 2 ? velocity : key) / 127.0f;
+	if (src & 0x100) x = 1.0f - x; // negative direction
+	if (!(src & 0x200)) return tsf_mod_curve(type, x);
+	if (type == 3) return (x >= 0.5f ? 1.0f : -1.0f); // bipolar
+	if (type == 0) return 2.0f * x - 1.0f;
+	return (x > 0.5f ? tsf_mod_curve(type, 2.0f * x - 1.0f) : -tsf_mod_curve(type, 1.0f - 2.0f * x));
+}
+
+static float* tsf_envelope_field(struct tsf_envelope* e, int index) // 0 delay .. 5 release
+{
+	switch (index) { case 0: return &e->delay; case 1: return &e->attack; case 2: return &e->hold;
+		case 3: return &e->decay; case 4: return &e->sustain; default: return &e->release; }
+}
+
+static void tsf_region_envtosecs(struct tsf_envelope* p, TSF_BOOL sustainIsGain);
+
+// A voice's filter and envelopes from its region and the region's modulators, at this key and velocity.
+static void tsf_voice_modulate(struct tsf_voice* voice, struct tsf_region* region, int key, int velocity,
+	int* filterQ, struct tsf_envelope* ampenv, struct tsf_envelope* modenv)
+{
+	float fc = (float)region->initialFilterFc, q = (float)region->initialFilterQ;
+	float envToFc = (float)region->modEnvToFilterFc, lfoToFc = (float)region->modLfoToFilterFc;
+	TSF_BOOL ampChanged = TSF_FALSE, modChanged = TSF_FALSE;
+	int i;
+	*ampenv = region->ampenvTc, *modenv = region->modenvTc;
+	for (i = 0; i != region->modNum; i++)
+	{
+		const struct tsf_modulator* m = &region->mods[i];
+		float value = m->amount * tsf_mod_source(m->src, key, velocity) * tsf_mod_source(m->amtSrc, key, velocity);
+		if (m->trans == 2 && value < 0) value = -value;
+		if (value == 0.0f) continue;
+		if (m->dest == TSF_GEN_FILTERFC) fc += value;
+		else if (m->dest == TSF_GEN_FILTERQ) q += value;
+		else if (m->dest == TSF_GEN_MODENVTOFILTERFC) envToFc += value;
+		else if (m->dest == TSF_GEN_MODLFOTOFILTERFC) lfoToFc += value;
+		else if (m->dest >= TSF_GEN_VOLENV_FIRST) *tsf_envelope_field(ampenv, m->dest - TSF_GEN_VOLENV_FIRST) += value, ampChanged = TSF_TRUE;
+		else *tsf_envelope_field(modenv, m->dest - TSF_GEN_MODENV_FIRST) += value, modChanged = TSF_TRUE;
+	}
+	voice->initialFilterFc = (int)(fc < 1500.0f ? 1500.0f : (fc > 13500.0f ? 13500.0f : fc));
+	voice->modEnvToFilterFc = (int)(envToFc < -12000.0f ? -12000.0f : (envToFc > 12000.0f ? 12000.0f : envToFc));
+	voice->modLfoToFilterFc = (int)(lfoToFc < -12000.0f ? -12000.0f : (lfoToFc > 12000.0f ? 12000.0f : lfoToFc));
+	*filterQ = (int)(q < 0.0f ? 0.0f : (q > 960.0f ? 960.0f : q));
+	if (ampChanged) tsf_region_envtosecs(ampenv, TSF_TRUE); else *ampenv = region->ampenv;
+	if (modChanged) tsf_region_envtosecs(modenv, TSF_FALSE); else *modenv = region->modenv;
 }
 
 static void tsf_region_operator(struct tsf_region* region, tsf_u16 genOper, union tsf_hydra_genamount* amount, struct tsf_region* merge_region)
@@ -798,6 +914,11 @@ static int tsf_load_presets(tsf* res, struct tsf_hydra *hydra, unsigned int font
 			struct tsf_hydra_pgen *ppgen, *ppgenEnd; struct tsf_hydra_inst *pinst; struct tsf_hydra_ibag *pibag, *pibagEnd; struct tsf_hydra_igen *pigen, *pigenEnd;
 			struct tsf_region presetRegion = globalRegion;
 			int hadGenInstrument = 0;
+			struct tsf_hydra_pmod *ppmod, *ppmodEnd;
+
+			// narrascore: modulators (a local zone's replace the global zone's identical ones)
+			for (ppmod = hydra->pmods + ppbag->modNdx, ppmodEnd = hydra->pmods + ppbag[1].modNdx; ppmod < ppmodEnd && ppmod < hydra->pmods + hydra->pmodNum; ppmod++)
+				tsf_region_set_mod(&presetRegion, ppmod->modSrcOper, ppmod->modDestOper, ppmod->modAmount, ppmod->modAmtSrcOper, ppmod->modTransOper);
 
 			// Generators.
 			for (ppgen = hydra->pgens + ppbag->genNdx, ppgenEnd = hydra->pgens + ppbag[1].genNdx; ppgen != ppgenEnd; ppgen++)
@@ -810,12 +931,16 @@ static int tsf_load_presets(tsf* res, struct tsf_hydra *hydra, unsigned int font
 					if (whichInst >= hydra->instNum) continue;
 
 					tsf_region_clear(&instRegion, TSF_FALSE);
+					tsf_region_default_mods(&instRegion); // narrascore
 					pinst = &hydra->insts[whichInst];
 					for (pibag = hydra->ibags + pinst->instBagNdx, pibagEnd = hydra->ibags + pinst[1].instBagNdx; pibag != pibagEnd; pibag++)
 					{
 						// Generators.
 						struct tsf_region zoneRegion = instRegion;
 						int hadSampleID = 0;
+						struct tsf_hydra_imod *pimod, *pimodEnd;
+						for (pimod = hydra->imods + pibag->instModNdx, pimodEnd = hydra->imods + pibag[1].instModNdx; pimod < pimodEnd && pimod < hydra->imods + hydra->imodNum; pimod++)
+							tsf_region_set_mod(&zoneRegion, pimod->modSrcOper, pimod->modDestOper, pimod->modAmount, pimod->modAmtSrcOper, pimod->modTransOper); // narrascore
 						for (pigen = hydra->igens + pibag->instGenNdx, pigenEnd = hydra->igens + pibag[1].instGenNdx; pigen != pigenEnd; pigen++)
 						{
 							if (pigen->genOper == GenSampleID)
@@ -832,6 +957,12 @@ static int tsf_load_presets(tsf* res, struct tsf_hydra *hydra, unsigned int font
 
 								//sum regions
 								tsf_region_operator(&zoneRegion, 0, TSF_NULL, &presetRegion);
+								{ // narrascore: preset-level modulators add to the instrument's
+									int m;
+									for (m = 0; m != presetRegion.modNum && zoneRegion.modNum != TSF_REGION_MODS; m++)
+										zoneRegion.mods[zoneRegion.modNum++] = presetRegion.mods[m];
+								}
+								zoneRegion.ampenvTc = zoneRegion.ampenv, zoneRegion.modenvTc = zoneRegion.modenv;
 
 								// EG times need to be converted from timecents to seconds.
 								tsf_region_envtosecs(&zoneRegion.ampenv, TSF_TRUE);
@@ -1243,8 +1374,8 @@ static void tsf_voice_render(tsf* f, struct tsf_voice* v, float* outputBuffer, i
 	float* outR = (f->outputmode == TSF_STEREO_UNWEAVED ? outL + numSamples : TSF_NULL);
 
 	// Cache some values, to give them at least some chance of ending up in registers.
-	TSF_BOOL updateModEnv = (region->modEnvToPitch || region->modEnvToFilterFc);
-	TSF_BOOL updateModLFO = (v->modlfo.delta && (region->modLfoToPitch || region->modLfoToFilterFc || region->modLfoToVolume));
+	TSF_BOOL updateModEnv = (region->modEnvToPitch || v->modEnvToFilterFc);
+	TSF_BOOL updateModLFO = (v->modlfo.delta && (region->modLfoToPitch || v->modLfoToFilterFc || region->modLfoToVolume));
 	TSF_BOOL updateVibLFO = (v->viblfo.delta && (region->vibLfoToPitch));
 	TSF_BOOL isLooping    = (v->loopStart < v->loopEnd);
 	unsigned int tmpLoopStart = v->loopStart, tmpLoopEnd = v->loopEnd;
@@ -1252,7 +1383,7 @@ static void tsf_voice_render(tsf* f, struct tsf_voice* v, float* outputBuffer, i
 	double tmpSourceSamplePosition = v->sourceSamplePosition;
 	struct tsf_voice_lowpass tmpLowpass = v->lowpass;
 
-	TSF_BOOL dynamicLowpass = (region->modLfoToFilterFc || region->modEnvToFilterFc);
+	TSF_BOOL dynamicLowpass = (v->modLfoToFilterFc || v->modEnvToFilterFc);
 	float tmpSampleRate = f->outSampleRate, tmpInitialFilterFc, tmpModLfoToFilterFc, tmpModEnvToFilterFc;
 
 	TSF_BOOL dynamicPitchRatio = (region->modLfoToPitch || region->modEnvToPitch || region->vibLfoToPitch);
@@ -1262,7 +1393,7 @@ static void tsf_voice_render(tsf* f, struct tsf_voice* v, float* outputBuffer, i
 	TSF_BOOL dynamicGain = (region->modLfoToVolume != 0);
 	float noteGain = 0, tmpModLfoToVolume;
 
-	if (dynamicLowpass) tmpInitialFilterFc = (float)region->initialFilterFc, tmpModLfoToFilterFc = (float)region->modLfoToFilterFc, tmpModEnvToFilterFc = (float)region->modEnvToFilterFc;
+	if (dynamicLowpass) tmpInitialFilterFc = (float)v->initialFilterFc, tmpModLfoToFilterFc = (float)v->modLfoToFilterFc, tmpModEnvToFilterFc = (float)v->modEnvToFilterFc;
 	else tmpInitialFilterFc = 0, tmpModLfoToFilterFc = 0, tmpModEnvToFilterFc = 0;
 
 	if (dynamicPitchRatio) pitchRatio = 0, tmpModLfoToPitch = (float)region->modLfoToPitch, tmpVibLfoToPitch = (float)region->vibLfoToPitch, tmpModEnvToPitch = (float)region->modEnvToPitch;
@@ -1591,6 +1722,7 @@ TSFDEF int tsf_note_on(tsf* f, int preset_index, int key, float vel)
 	for (region = f->presets[preset_index].regions, regionEnd = region + f->presets[preset_index].regionNum; region != regionEnd; region++)
 	{
 		struct tsf_voice *voice, *v, *vEnd; TSF_BOOL doLoop; float lowpassFilterQDB, lowpassFc;
+		int filterQ; struct tsf_envelope ampenv, modenv; // narrascore
 		if (key < region->lokey || key > region->hikey || midiVelocity < region->lovel || midiVelocity > region->hivel) continue;
 
 		voice = TSF_NULL, v = f->voices, vEnd = v + f->voiceNum;
@@ -1664,13 +1796,14 @@ TSFDEF int tsf_note_on(tsf* f, int preset_index, int key, float vel)
 		voice->loopStart = (doLoop ? region->loop_start : 0);
 		voice->loopEnd = (doLoop ? region->loop_end : 0);
 
-		// Setup envelopes.
-		tsf_voice_envelope_setup(&voice->ampenv, &region->ampenv, key, midiVelocity, TSF_TRUE, f->outSampleRate);
-		tsf_voice_envelope_setup(&voice->modenv, &region->modenv, key, midiVelocity, TSF_FALSE, f->outSampleRate);
+		// Setup envelopes (narrascore: and the filter, after the region's modulators).
+		tsf_voice_modulate(voice, region, key, midiVelocity, &filterQ, &ampenv, &modenv);
+		tsf_voice_envelope_setup(&voice->ampenv, &ampenv, key, midiVelocity, TSF_TRUE, f->outSampleRate);
+		tsf_voice_envelope_setup(&voice->modenv, &modenv, key, midiVelocity, TSF_FALSE, f->outSampleRate);
 
 		// Setup lowpass filter.
-		lowpassFc = (region->initialFilterFc <= 13500 ? tsf_cents2Hertz((float)region->initialFilterFc) / f->outSampleRate : 1.0f);
-		lowpassFilterQDB = region->initialFilterQ / 10.0f;
+		lowpassFc = (voice->initialFilterFc <= 13500 ? tsf_cents2Hertz((float)voice->initialFilterFc) / f->outSampleRate : 1.0f);
+		lowpassFilterQDB = filterQ / 10.0f;
 		voice->lowpass.QInv = 1.0 / TSF_POW(10.0, (lowpassFilterQDB / 20.0));
 		voice->lowpass.z1 = voice->lowpass.z2 = 0;
 		voice->lowpass.active = (lowpassFc < 0.499f);
