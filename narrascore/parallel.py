@@ -9,12 +9,17 @@ a thread watches the parent's PID as well (elsewhere it sends the SIGTERM), and 
 
 Forked workers are started by ``start_process``: a stop that comes while one is being forked is answered
 after the fork, in the parent and in the new worker alike, never lost inside the fork.
+
+A forked worker never garbage-collects what it inherited (``gc.freeze`` at the fork): the parent's
+uncollected cycles can hold FFmpeg objects whose threads live only in the parent (PyAV 18.1.1's
+resampler graph), and freeing one in the child waits on those threads for ever.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -32,6 +37,9 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WATCH_SECONDS = 0.5
 YIELDING_NICENESS = 10  # a yielding worker's nice value: the cores go to the others first
 STOP_SECONDS = 5.0  # a worker told to stop gets this long before it is killed
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=gc.freeze)  # the parent's garbage stays the parent's (module docstring)
 
 
 def usable_cores() -> int:

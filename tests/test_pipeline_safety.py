@@ -370,6 +370,51 @@ def test_a_standby_worker_gets_ready_then_runs_the_call_it_is_handed():
             worker.result()
 
 
+_PARENT_GARBAGE = r"""
+import gc, os, sys
+from narrascore.parallel import Background
+
+class Cycle:
+    def __del__(self):
+        print(f"freed in {'the worker' if os.getpid() != PARENT else 'the parent'}", flush=True)
+
+PARENT = os.getpid()
+gc.disable()
+cycle = Cycle(); cycle.me = cycle
+del cycle  # garbage only a collection frees
+with Background(gc.collect) as worker:
+    worker.result()
+gc.collect()
+"""
+
+_RESAMPLER_GARBAGE = r"""
+import gc, sys
+import av
+from narrascore.parallel import Background
+
+gc.disable()
+with av.open(sys.argv[1]) as container:
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=22050)
+    for frame in container.decode(audio=0):
+        resampler.resample(frame)
+del resampler  # its filter graph is a cycle, and its threads live in this process only
+with Background(gc.collect) as worker:
+    worker.result()
+print("done")
+"""
+
+
+def test_a_worker_leaves_the_parents_garbage_to_the_parent(short_video):
+    """A forked worker that collected the parent's cycles freed PyAV 18.1.1 filter graphs whose threads
+    exist only in the parent, and hung for ever: the score never finished."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", _PARENT_GARBAGE], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 0 and run.stdout.split("\n")[:1] == ["freed in the parent"], run.stdout + run.stderr
+    run = subprocess.run([sys.executable, "-c", _RESAMPLER_GARBAGE, str(short_video.path)], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert run.returncode == 0 and run.stdout.strip() == "done", run.stderr
+
+
 def _count_to(n: int, pause: float, progress=None) -> int:
     for k in range(1, n + 1):
         time.sleep(pause)

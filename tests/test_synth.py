@@ -312,7 +312,7 @@ def test_the_vendored_renderer_is_built_and_plays_a_note(small_font):
     fallback), sound, and honour channel volume (CC7), which the composer's dynamics rely on."""
     from narrascore._vendor import tinysoundfont as tsf
 
-    assert require_tinysoundfont() is tsf and renderer_version() == f"{tsf.__version__} (vendored)"
+    assert require_tinysoundfont() is tsf and renderer_version() == f"{tsf.__version__}+narrascore.{tsf.PATCH} (vendored)"
     synth = tsf.Synth(samplerate=SAMPLE_RATE)
     sfid = synth.sfload(small_font)
 

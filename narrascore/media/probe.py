@@ -219,16 +219,21 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         if not width or not height:
             raise MediaError(f"{path}: video stream has no picture size")
         audio = audio_stream(container)
+        audio_context = audio.codec_context if audio is not None else None
+        audio_fields = (
+            (audio_context.name, int(audio_context.sample_rate), int(audio_context.channels)) if audio_context else (None, None, None)
+        )
         subtitles = tuple(
             SubtitleStream(index=s.index, codec=s.codec_context.name if s.codec_context else "unknown", language=s.metadata.get("language"))
             for s in container.streams.subtitles
         )
+        time_base, average_rate = float(stream.time_base), stream.average_rate  # a closed stream can no longer be read
     frame_count = int(timing.pts.size)
     duration = timing.duration
-    vfr = _is_vfr(timing.pts, float(stream.time_base))
-    fps = frame_count / duration if duration > 0 else float(stream.average_rate or 0)
-    if not vfr and stream.average_rate and abs(float(stream.average_rate) - fps) < 0.01 * fps:
-        fps = float(stream.average_rate)
+    vfr = _is_vfr(timing.pts, time_base)
+    fps = frame_count / duration if duration > 0 else float(average_rate or 0)
+    if not vfr and average_rate and abs(float(average_rate) - fps) < 0.01 * fps:
+        fps = float(average_rate)
     sidecar = find_sidecar_subtitles(path)
     return MediaInfo(
         path=str(path),
@@ -242,9 +247,9 @@ def probe(path: str | os.PathLike[str], *, content_hash: bool = True) -> MediaIn
         video_codec=codec,
         variable_frame_rate=vfr,
         has_audio=audio is not None,
-        audio_codec=audio.codec_context.name if audio is not None and audio.codec_context else None,
-        audio_sample_rate=int(audio.codec_context.sample_rate) if audio is not None and audio.codec_context else None,
-        audio_channels=int(audio.codec_context.channels) if audio is not None and audio.codec_context else None,
+        audio_codec=audio_fields[0],
+        audio_sample_rate=audio_fields[1],
+        audio_channels=audio_fields[2],
         subtitle_streams=subtitles,
         sidecar_subtitles=str(sidecar) if sidecar else None,
         absolute_path=str(path.resolve()),
